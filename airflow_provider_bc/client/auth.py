@@ -1,0 +1,104 @@
+"""Entra ID tokens through MSAL: one application object, and so one token cache, per credential.
+
+MSAL serves tokens from its cache and fetches a new one shortly before expiry; this module only
+decides which application object a request uses and turns MSAL's error dicts into exceptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_bc.client.errors import BusinessCentralAuthError
+from airflow_provider_bc.client.settings import ClientSettings
+
+if TYPE_CHECKING:
+    import msal
+
+log = logging.getLogger(__name__)
+
+_apps: dict[tuple[Any, ...], msal.ConfidentialClientApplication] = {}
+_apps_lock = threading.Lock()
+
+
+def _app_key(settings: ClientSettings) -> tuple[Any, ...]:
+    # The secret's digest (never the secret) is in the key so that a rotated secret gets a new app.
+    secret_digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
+    proxies = tuple(sorted(settings.proxies.items()))
+    return (settings.authority_url.lower(), settings.client_id, secret_digest, settings.verify, proxies)
+
+
+def _build_app(settings: ClientSettings) -> msal.ConfidentialClientApplication:
+    import msal
+    from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+
+    host = settings.authority.split("://", 1)[-1].split("/", 1)[0].lower()
+    return msal.ConfidentialClientApplication(
+        settings.client_id,
+        client_credential=settings.client_secret,
+        authority=settings.authority_url,
+        # Microsoft's own hosts need no discovery; any other host (sovereign proxy, emulator) is
+        # trusted because the connection names it explicitly.
+        instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
+        verify=settings.verify,
+        proxies=dict(settings.proxies) or None,
+        timeout=(settings.connect_timeout, settings.read_timeout),
+    )
+
+
+class TokenProvider:
+    """Bearer tokens for one credential, from the process-wide MSAL application for it."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._settings = settings
+        self._app: msal.ConfidentialClientApplication | None = None
+
+    @property
+    def app(self) -> msal.ConfidentialClientApplication:
+        """The process-wide MSAL application of this credential, created on first use.
+
+        Creating it makes an HTTP request (tenant discovery), so it is deferred to the first token.
+        """
+        if self._app is None:
+            key = _app_key(self._settings)
+            with _apps_lock:
+                app = _apps.get(key)
+                if app is None:
+                    log.info(
+                        "Creating MSAL client for client id %s at authority %s",
+                        self._settings.client_id,
+                        self._settings.authority_url,
+                    )
+                    app = _apps[key] = _build_app(self._settings)
+            self._app = app
+        return self._app
+
+    def token(self) -> str:
+        """A valid access token (MSAL's cache first; a new one from Entra when missing or near expiry)."""
+        try:
+            result = self.app.acquire_token_for_client(scopes=[self._settings.scope])
+        except (
+            OSError,
+            ValueError,
+        ) as exc:  # requests' errors are OSErrors; MSAL raises ValueError on bad JSON
+            raise BusinessCentralAuthError(
+                f"could not reach Entra ID at {self._settings.authority_url}: {type(exc).__name__}: {exc}"
+            ) from None
+        token = result.get("access_token") if isinstance(result, dict) else None
+        if not token:
+            error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
+            description = result.get("error_description", "") if isinstance(result, dict) else ""
+            raise BusinessCentralAuthError(
+                f"Entra ID refused a token for client id {self._settings.client_id} in tenant "
+                f"{self._settings.tenant_id}: {error}: {description.splitlines()[0] if description else ''}",
+                code=error,
+            )
+        if result.get("token_source") == "identity_provider":
+            log.info("Fetched a new Business Central token for client id %s", self._settings.client_id)
+        return str(token)
+
+    def invalidate(self) -> None:
+        """Drop cached tokens for this credential (after Business Central answered 401)."""
+        self.app.remove_tokens_for_client()

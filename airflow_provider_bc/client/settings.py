@@ -1,0 +1,120 @@
+"""Everything the client needs to reach one Business Central environment, validated once."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from airflow_provider_bc.client.errors import BusinessCentralConfigError
+
+DEFAULT_API_HOST = "https://api.businesscentral.dynamics.com"
+DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+DEFAULT_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+DEFAULT_ENVIRONMENT = "production"
+DEFAULT_API_ROUTE = "api/v2.0"
+
+_ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$")
+_API_ROUTE = re.compile(r"^api(/[A-Za-z0-9][A-Za-z0-9._-]*){1,3}$")
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+
+def is_guid(value: object) -> bool:
+    """Whether ``value`` is a GUID in its canonical 8-4-4-4-12 text form (or a ``uuid.UUID``)."""
+    if isinstance(value, uuid.UUID):
+        return True
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Endpoint, credentials and transport options for one Business Central environment.
+
+    Built from an Airflow connection by the hook, or directly in plain Python. Every field is
+    checked on construction; a bad one raises :class:`BusinessCentralConfigError` naming it.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    tenant_id: str
+    environment: str = DEFAULT_ENVIRONMENT
+    company_id: str | None = None
+    api_host: str = DEFAULT_API_HOST
+    api_route: str = DEFAULT_API_ROUTE
+    authority: str = DEFAULT_AUTHORITY
+    scope: str = DEFAULT_SCOPE
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    max_retries: int = 6
+    backoff_factor: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: int = 300
+    verify: bool | str = True
+    proxies: Mapping[str, str] = field(default_factory=dict)
+    read_only_intent: bool = False
+    #: where these settings came from, for error messages ("connection 'business_central_default'")
+    source: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_host", self.api_host.rstrip("/"))
+        object.__setattr__(self, "authority", self.authority.rstrip("/"))
+        object.__setattr__(self, "api_route", self.api_route.strip("/"))
+        object.__setattr__(self, "proxies", MappingProxyType(dict(self.proxies)))
+        self._validate()
+
+    def _fail(self, name: str, problem: str) -> BusinessCentralConfigError:
+        return BusinessCentralConfigError(name, problem, source=self.source)
+
+    def _validate(self) -> None:
+        if not self.client_id.strip():
+            raise self._fail("client_id", "missing: set the connection's Client ID (login)")
+        if not self.client_secret:
+            raise self._fail("client_secret", "missing: set the connection's Client Secret (password)")
+        if not self.tenant_id:
+            raise self._fail("tenant_id", "missing: set extra 'tenant_id' to the Entra tenant GUID or domain")
+        if not _TENANT.match(self.tenant_id):
+            raise self._fail("tenant_id", f"{self.tenant_id!r} is neither a GUID nor a domain name")
+        if not _ENVIRONMENT.match(self.environment):
+            raise self._fail(
+                "environment",
+                f"{self.environment!r} is not a Business Central environment name "
+                "(letters, digits, '-' and '_', at most 30)",
+            )
+        if self.company_id is not None and not is_guid(self.company_id):
+            raise self._fail("company_id", f"{self.company_id!r} is not a GUID (use the company id, not its name)")
+        if not _API_ROUTE.match(self.api_route):
+            raise self._fail(
+                "api_route",
+                f"{self.api_route!r} is neither 'api/v2.0' nor 'api/{{publisher}}/{{group}}/{{version}}'",
+            )
+        for name in ("api_host", "authority"):
+            value = getattr(self, name)
+            parts = urlsplit(value)
+            if parts.scheme != "https" or not parts.hostname:
+                raise self._fail(name, f"{value!r} must be an https:// URL")
+            if parts.query or parts.fragment:
+                raise self._fail(name, f"{value!r} must not carry a query or fragment")
+        if not self.scope.endswith("/.default"):
+            raise self._fail("scope", f"{self.scope!r} must end with '/.default' for the client-credentials flow")
+        for name in ("connect_timeout", "read_timeout", "backoff_max"):
+            if getattr(self, name) <= 0:
+                raise self._fail(name, f"must be positive, got {getattr(self, name)!r}")
+        if self.max_retries < 0 or self.backoff_factor < 0 or self.retry_after_max < 0:
+            raise self._fail("max_retries", "retry settings must not be negative")
+        if isinstance(self.verify, str) and not os.path.isfile(self.verify):
+            raise self._fail("verify", f"CA bundle {self.verify!r} does not exist (or pass true/false)")
+
+    @property
+    def authority_url(self) -> str:
+        """The Entra authority for this tenant, as MSAL takes it."""
+        return f"{self.authority}/{self.tenant_id}"

@@ -1,0 +1,83 @@
+"""The one place where Business Central URLs are built, and where the API origin is enforced."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
+
+from airflow_provider_bc.client.errors import (
+    BusinessCentralBadRequestError,
+    BusinessCentralConfigError,
+    BusinessCentralError,
+)
+from airflow_provider_bc.client.settings import ClientSettings, is_guid
+
+_ENTITY_SET = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an absolute URL, lower-cased, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme, 0)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def check_guid(value: object, what: str) -> str:
+    """Return ``value`` as GUID text, or raise a bad-request error naming ``what`` before any request."""
+    if not is_guid(value):
+        raise BusinessCentralBadRequestError(
+            f"{what} must be a GUID like 44a76d24-52ff-eb11-bb76-000d3a220646, got {value!r}"
+        )
+    return str(value).lower()
+
+
+def check_entity_set(entity_set: str) -> str:
+    """Return ``entity_set`` if it is a plain OData entity-set name (``itemLedgerEntries``)."""
+    if not isinstance(entity_set, str) or not _ENTITY_SET.match(entity_set):
+        raise BusinessCentralBadRequestError(f"entity set must be a name like 'itemLedgerEntries', got {entity_set!r}")
+    return entity_set
+
+
+class ApiUrls:
+    """Builds API URLs for one environment and pins requests to its origin."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._settings = settings
+        self.origin = origin_of(settings.api_host)
+        self.service_root = (
+            f"{settings.api_host}/v2.0/{quote(settings.tenant_id)}/{quote(settings.environment)}/{settings.api_route}"
+        )
+
+    def company_id(self, company_id: str | None) -> str:
+        """The company to use: the argument, else the settings' default; a GUID either way."""
+        chosen = company_id or self._settings.company_id
+        if not chosen:
+            raise BusinessCentralConfigError(
+                "company_id",
+                "no company given: pass company_id or set extra 'company_id' on the connection",
+                source=self._settings.source,
+            )
+        return check_guid(chosen, "company_id")
+
+    def companies(self) -> str:
+        """URL of the companies collection."""
+        return f"{self.service_root}/companies"
+
+    def entity_set(self, entity_set: str, company_id: str | None = None) -> str:
+        """URL of a company's entity set, e.g. ``.../companies(<id>)/itemLedgerEntries``."""
+        return f"{self.service_root}/companies({self.company_id(company_id)})/{check_entity_set(entity_set)}"
+
+    def entity(self, entity_set: str, entity_id: object, company_id: str | None = None) -> str:
+        """URL of one entity by its id (SystemId GUID)."""
+        key = check_guid(entity_id, f"{entity_set} id")
+        return f"{self.entity_set(entity_set, company_id)}({key})"
+
+    def ensure_same_origin(self, url: str) -> None:
+        """Refuse any URL (e.g. a nextLink) outside the configured API origin: the token stays home."""
+        if origin_of(url) != self.origin:
+            scheme, host, port = origin_of(url)
+            raise BusinessCentralError(
+                f"refusing to send the bearer token to {scheme}://{host}:{port}: "
+                f"it is not the configured API origin {self._settings.api_host!r} (a nextLink pointing elsewhere?)"
+            )

@@ -1,0 +1,46 @@
+"""Provider metadata for Airflow's providers manager (the ``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_bc import __version__
+from airflow_provider_bc.connection_fields import CONN_TYPE, HOOK_NAME, conn_fields, ui_field_behaviour
+
+_INTEGRATION = "Microsoft Dynamics 365 Business Central"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the package, its hooks, operators, sensors, triggers and connection type."""
+    return {
+        "package-name": "airflow-provider-business-central",
+        "name": "Microsoft Dynamics 365 Business Central",
+        "description": "Read Business Central (API v2.0) ledgers from Airflow: hook, operators, sensors, triggers.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://learn.microsoft.com/dynamics365/business-central/dev-itpro/api-reference/v2.0/",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.hooks.business_central"]}],
+        "operators": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.operators.business_central"]}
+        ],
+        "sensors": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.sensors.business_central"]}
+        ],
+        "triggers": [
+            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.triggers.business_central"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "airflow_provider_bc.hooks.business_central.BusinessCentralHook",
+                "hook-name": HOOK_NAME,
+                "conn-fields": conn_fields(),
+                "ui-field-behaviour": ui_field_behaviour(),
+            }
+        ],
+    }

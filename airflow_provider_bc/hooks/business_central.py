@@ -1,0 +1,222 @@
+"""BusinessCentralHook: an Airflow connection turned into a Business Central API client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_bc.client.errors import BusinessCentralConfigError, BusinessCentralError
+from airflow_provider_bc.client.settings import DEFAULT_API_HOST, ClientSettings
+from airflow_provider_bc.connection_fields import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    EXTRA_FIELDS,
+    HOOK_NAME,
+    UI_FIELD_BEHAVIOUR,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_bc.client.client import BusinessCentralClient, Page
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
+    # Airflow 2 forms stored custom fields as ``extra__<conn_type>__<name>``; accept both spellings.
+    value = extra.get(name)
+    if value in (None, ""):
+        value = extra.get(f"extra__{CONN_TYPE}__{name}")
+    return None if value == "" else value
+
+
+def _as_bool(value: Any, name: str, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).strip().lower() in _TRUE:
+        return True
+    if str(value).strip().lower() in _FALSE:
+        return False
+    raise BusinessCentralConfigError(name, f"{value!r} is not true or false", source=source)
+
+
+def _as_number(value: Any, name: str, source: str, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise BusinessCentralConfigError(name, f"{value!r} is not a number", source=source) from None
+
+
+def settings_from_connection(
+    conn_id: str,
+    *,
+    login: str | None,
+    password: str | None,
+    host: str | None,
+    extra: Mapping[str, Any],
+) -> ClientSettings:
+    """Build validated :class:`ClientSettings` from the fields of a ``business_central`` connection."""
+    source = f"connection {conn_id!r}"
+    options: dict[str, Any] = {}
+    for name in ("environment", "company_id", "api_route", "authority", "scope"):
+        value = _extra_value(extra, name)
+        if value is not None:
+            options[name] = str(value)
+    if (timeout := _extra_value(extra, "timeout")) is not None:
+        options["read_timeout"] = _as_number(timeout, "timeout", source, float)
+    if (retries := _extra_value(extra, "max_retries")) is not None:
+        options["max_retries"] = _as_number(retries, "max_retries", source, int)
+    if (intent := _extra_value(extra, "read_only_intent")) is not None:
+        options["read_only_intent"] = _as_bool(intent, "read_only_intent", source)
+    verify = _extra_value(extra, "verify")
+    if verify is not None:
+        lowered = str(verify).strip().lower()
+        options["verify"] = _as_bool(verify, "verify", source) if lowered in _TRUE | _FALSE else str(verify)
+    proxies = _extra_value(extra, "proxies")
+    if proxies is not None:
+        try:
+            options["proxies"] = json.loads(proxies) if isinstance(proxies, str) else dict(proxies)
+        except (TypeError, ValueError):
+            raise BusinessCentralConfigError(
+                "proxies", 'must be a JSON object like {"https": "http://proxy:3128"}', source=source
+            ) from None
+    settings = ClientSettings(
+        client_id=login or "",
+        client_secret=password or "",
+        tenant_id=str(_extra_value(extra, "tenant_id") or ""),
+        api_host=host or DEFAULT_API_HOST,
+        source=source,
+        **options,
+    )
+    if settings.verify is False:
+        log.warning("TLS certificate verification is OFF for %s (extra 'verify' is false)", source)
+    return settings
+
+
+class BusinessCentralHook(BaseHook):
+    """Reads Microsoft Dynamics 365 Business Central (API v2.0) through a ``business_central`` connection.
+
+    :param business_central_conn_id: the Airflow connection; login is the Entra client id,
+        password the client secret, ``extra.tenant_id`` the tenant (see the README for all fields).
+    """
+
+    conn_name_attr = "business_central_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = HOOK_NAME
+
+    def __init__(self, business_central_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.business_central_conn_id = business_central_conn_id
+
+    @cached_property
+    def settings(self) -> ClientSettings:
+        """The connection's settings, validated (a bad field raises an error naming it)."""
+        return self._settings_of(self.get_connection(self.business_central_conn_id))
+
+    async def aget_settings(self) -> ClientSettings:
+        """The connection's settings, read without blocking the event loop (for triggers)."""
+        aget_connection = getattr(BaseHook, "aget_connection", None)  # Airflow >= 3.1
+        if aget_connection is not None:
+            conn = await aget_connection(self.business_central_conn_id)
+        else:
+            conn = await asyncio.to_thread(self.get_connection, self.business_central_conn_id)
+        return self._settings_of(conn)
+
+    def _settings_of(self, conn: Any) -> ClientSettings:
+        return settings_from_connection(
+            self.business_central_conn_id,
+            login=conn.login,
+            password=conn.password,
+            host=conn.host,
+            extra=conn.extra_dejson,
+        )
+
+    @cached_property
+    def client(self) -> BusinessCentralClient:
+        """The API client for this connection (one ``requests`` session per hook)."""
+        from airflow_provider_bc.client.client import BusinessCentralClient
+
+        return BusinessCentralClient(self.settings)
+
+    def get_conn(self) -> BusinessCentralClient:
+        """The API client (Airflow's conventional name for :attr:`client`)."""
+        return self.client
+
+    def get_entity(self, entity_set: str, entity_id: object, **options: Any) -> dict[str, Any]:
+        """One entity by id; options ``company_id``, ``select`` (see ``BusinessCentralClient.get_entity``)."""
+        return self.client.get_entity(entity_set, entity_id, **options)
+
+    def get_item_ledger_entry(self, entry_id: object, **options: Any) -> dict[str, Any]:
+        """One item ledger entry by id; options ``company_id``, ``select``."""
+        return self.client.get_item_ledger_entry(entry_id, **options)
+
+    def iter_pages(self, entity_set: str, **options: Any) -> Iterator[Page]:
+        """Pages of a collection, lazily (see ``BusinessCentralClient.iter_pages``)."""
+        return self.client.iter_pages(entity_set, **options)
+
+    def iter_entities(self, entity_set: str, **options: Any) -> Iterator[dict[str, Any]]:
+        """Every entity of a collection, a page in memory at a time; options ``company_id``,
+        ``filter``, ``select``, ``orderby``, ``page_size``."""
+        return self.client.iter_entities(entity_set, **options)
+
+    def find_entities(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+        """At most ``top`` entities matching ``filter`` (one request)."""
+        return self.client.find_entities(entity_set, **options)
+
+    def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+        """The entity with ``entity_id``, or up to ``top`` matching ``filter``; ``[]`` when none."""
+        return self.client.lookup(entity_set, **options)
+
+    def entity_exists(self, entity_set: str, entity_id: object = None, **options: Any) -> bool:
+        """Whether an entity with ``entity_id`` (or any matching ``filter``) exists."""
+        return self.client.entity_exists(entity_set, entity_id, **options)
+
+    def list_companies(self) -> list[dict[str, Any]]:
+        """The companies of the connection's environment."""
+        return self.client.list_companies()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Get a token and list companies; check the default company is among them."""
+        try:
+            companies = self.list_companies()
+        except BusinessCentralError as error:
+            return False, str(error)
+        known = {str(c.get("id", "")).lower(): c.get("name") for c in companies}
+        default = self.settings.company_id
+        if default and default.lower() not in known:
+            listing = ", ".join(f"{name} ({cid})" for cid, name in known.items()) or "none"
+            return False, (
+                f"Connected, but default company {default} (extra 'company_id') is not in environment "
+                f"{self.settings.environment!r}; companies there: {listing}"
+            )
+        names = ", ".join(str(name) for name in known.values())
+        return True, f"Connected to environment {self.settings.environment!r}: {len(known)} companies ({names})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form (Airflow 2.11; Airflow 3 reads ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, (label, json_type, _default, description) in EXTRA_FIELDS.items():
+            if json_type == "boolean":
+                widgets[name] = BooleanField(lazy_gettext(label), description=description)
+            else:
+                widgets[name] = StringField(lazy_gettext(label), widget=BS3TextFieldWidget(), description=description)
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabelled and hidden standard fields (Airflow 2.11; Airflow 3 reads ``ui-field-behaviour``)."""
+        return UI_FIELD_BEHAVIOUR

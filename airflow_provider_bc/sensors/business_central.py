@@ -1,0 +1,152 @@
+"""Sensors that wait until a Business Central entity exists: poke, reschedule or deferrable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.client.odata import all_of, decode_enums, filter_from_match
+from airflow_provider_bc.connection_fields import DEFAULT_CONN_ID
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
+
+
+class BusinessCentralEntitySensor(BaseSensorOperator):
+    """Wait until an entity exists: by id, or by an OData ``filter`` and/or a ``match`` mapping.
+
+    When found, the XCom value is the entity (by id) or the list of up to ``max_records``
+    matching entities (by filter). An empty answer or a 404 means "not yet"; throttling and
+    outages are logged and waiting goes on; wrong credentials, permissions or a malformed
+    request fail the task at once.
+
+    :param entity_set: entity set, e.g. ``itemLedgerEntries`` (templated)
+    :param entity_id: the id (GUID) to wait for (templated)
+    :param filter: an OData filter string (templated)
+    :param match: ``{"documentNumber": "108001", "postingDate": date(2024, 1, 31)}``: equality
+        clauses built with safe literal formatting, joined with ``and`` (templated)
+    :param company_id: company GUID; defaults to the connection's (templated)
+    :param select: fields to return (templated)
+    :param max_records: how many matching entities to return when waiting on a filter
+    :param decode_enum_values: decode ``_x0020_``-encoded enum values in the result
+    :param deferrable: wait in the triggerer instead of a worker slot
+        (default: Airflow's ``[operators] default_deferrable``)
+    """
+
+    template_fields: Sequence[str] = ("entity_set", "entity_id", "filter", "match", "company_id", "select")
+    ui_color = "#00b7c3"
+
+    def __init__(
+        self,
+        *,
+        entity_set: str,
+        entity_id: str | None = None,
+        filter: str | None = None,
+        match: Mapping[str, Any] | None = None,
+        company_id: str | None = None,
+        select: Sequence[str] | str | None = None,
+        max_records: int = 1,
+        decode_enum_values: bool = False,
+        business_central_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (entity_id is None) == (filter is None and match is None):
+            raise ValueError(f"{self.task_id}: give entity_id, or filter and/or match, but not both")
+        self.entity_set = entity_set
+        self.entity_id = entity_id
+        self.filter = filter
+        self.match = match
+        self.company_id = company_id
+        self.select = select
+        self.max_records = max_records
+        self.decode_enum_values = decode_enum_values
+        self.business_central_conn_id = business_central_conn_id
+        self.deferrable = deferrable
+
+    def _odata_filter(self) -> str | None:
+        if self.entity_id is not None:
+            return None
+        clauses = [self.filter or "", filter_from_match(self.match) if self.match else ""]
+        return all_of(clauses)
+
+    def _result(self, records: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+        if self.decode_enum_values:
+            records = [decode_enums(record) for record in records]
+        return records[0] if self.entity_id is not None else records
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        hook = BusinessCentralHook(self.business_central_conn_id)
+        try:
+            records = hook.lookup(
+                self.entity_set,
+                entity_id=self.entity_id,
+                filter=self._odata_filter(),
+                company_id=self.company_id,
+                select=self.select,
+                top=self.max_records,
+            )
+        except BusinessCentralError as error:
+            if not error.transient:
+                raise AirflowFailException(str(error)) from None
+            self.log.warning("Business Central is not answering properly; will check again: %s", error)
+            records = []
+        if not records:
+            self.log.info("No %s matching yet", self.entity_set)
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._result(records))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            trigger=BusinessCentralEntityTrigger(
+                business_central_conn_id=self.business_central_conn_id,
+                entity_set=self.entity_set,
+                entity_id=self.entity_id,
+                filter=self._odata_filter(),
+                company_id=self.company_id,
+                select=self.select,
+                top=self.max_records,
+                poll_interval=float(self.poke_interval),
+                timeout_at=time.time() + float(self.timeout),
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger fired: return the records, or fail with its reason."""
+        status = event.get("status")
+        if status == "success":
+            return self._result(event["records"])
+        if status == "timeout":
+            raise AirflowSensorTimeout(f"{self.task_id}: {event.get('message')} (timeout {self.timeout} s)")
+        raise AirflowException(f"{self.task_id}: {event.get('message', event)}")
+
+
+class BusinessCentralItemLedgerEntrySensor(BusinessCentralEntitySensor):
+    """Wait until an item ledger entry exists (by ``entry_id``, ``filter`` or ``match``)."""
+
+    def __init__(self, *, entry_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(entity_set=ITEM_LEDGER_ENTRIES, entity_id=entry_id, **kwargs)
