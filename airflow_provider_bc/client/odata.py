@@ -12,6 +12,7 @@ from typing import Any
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _OPERATORS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+_STRING_FUNCTIONS = frozenset({"startswith", "endswith", "contains"})
 _ENUM_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _ENUM_TOKEN = re.compile(r"^(?:[A-Za-z0-9]|_x[0-9A-Fa-f]{4}_)+$")
 
@@ -68,17 +69,26 @@ def clause(field: str, op: str, value: Any) -> str:
     return f"{check_field(field)} {op} {format_literal(value)}"
 
 
+def text_clause(function: str, field: str, text: str) -> str:
+    """A string-function test, e.g. ``text_clause("contains", "description", "O'Brien")``."""
+    if function not in _STRING_FUNCTIONS:
+        raise ValueError(f"function {function!r} is not one of {sorted(_STRING_FUNCTIONS)}")
+    if not isinstance(text, str):
+        raise TypeError(f"{function} takes text, got {type(text).__name__}")
+    return f"{function}({check_field(field)},{format_literal(text)})"
+
+
 def filter_from_match(match: Mapping[str, Any]) -> str:
     """``field eq value`` for every item of ``match``, joined with ``and``."""
     if not match:
         raise ValueError("match must name at least one field")
-    return all_of(clause(name, "eq", value) for name, value in match.items())
+    return " and ".join(clause(name, "eq", value) for name, value in match.items())
 
 
 def all_of(clauses: Iterable[str]) -> str:
-    """Join filter expressions with ``and``, each parenthesised when it holds an ``or``."""
-    parts = [f"({c})" if " or " in c else c for c in clauses if c]
-    return " and ".join(parts)
+    """Join filter expressions with ``and`` (each parenthesised when there are several)."""
+    parts = [c for c in clauses if c]
+    return parts[0] if len(parts) == 1 else " and ".join(f"({c})" for c in parts)
 
 
 def decode_enum(value: str) -> str:
