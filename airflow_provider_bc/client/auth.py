@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
 from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.transport import PinnedSession
 
 if TYPE_CHECKING:
     import msal
@@ -42,9 +43,7 @@ def _build_app(settings: ClientSettings) -> msal.ConfidentialClientApplication:
         # Microsoft's own hosts need no discovery; any other host (sovereign proxy, emulator) is
         # trusted because the connection names it explicitly.
         instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
-        verify=settings.verify,
-        proxies=dict(settings.proxies) or None,
-        timeout=(settings.connect_timeout, settings.read_timeout),
+        http_client=PinnedSession(settings),
     )
 
 

@@ -20,7 +20,6 @@ from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.odata import all_of, decode_enums, filter_from_match
 from airflow_provider_bc.connection_fields import DEFAULT_CONN_ID
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -119,6 +118,9 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
+        # imported here: airflow.triggers.base is slow to import and DAG parsing does not need it
+        from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
+
         self.defer(
             trigger=BusinessCentralEntityTrigger(
                 business_central_conn_id=self.business_central_conn_id,

@@ -1,0 +1,160 @@
+"""BusinessCentralHook against the emulator: real MSAL, real HTTPS, the emulator's counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
+from airflow_provider_bc.client.odata import clause, text_clause
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from tests.conftest import DOCUMENTED_FIELDS
+
+DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
+
+
+def test_documented_entry_through_the_printed_connection(
+    bc_connection: Callable[..., dict[str, Any]], documented_entry: dict[str, Any]
+) -> None:
+    bc_connection()
+    entry = BusinessCentralHook().get_item_ledger_entry(DOCUMENTED_ID)
+    assert {f: entry[f] for f in DOCUMENTED_FIELDS} == {f: documented_entry[f] for f in DOCUMENTED_FIELDS}
+    assert len(DOCUMENTED_FIELDS) == 15
+
+
+def test_select_and_decode(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection()
+    entry = BusinessCentralHook().get_entity("itemLedgerEntries", DOCUMENTED_ID, select=["entryNumber", "entryType"])
+    assert entry["entryNumber"] == 1
+    assert "quantity" not in entry
+
+
+def test_two_hundred_calls_through_three_hooks_fetch_one_token(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    bc_connection("bc_one_token", fresh_client=True)
+    hooks = [BusinessCentralHook("bc_one_token") for _ in range(3)]
+    for call in range(200):
+        assert hooks[call % 3].get_item_ledger_entry(DOCUMENTED_ID, select="id")["id"] == DOCUMENTED_ID
+    stats = bc_emulator.stats()
+    assert stats["tokens_issued"] == 1
+    assert stats["requests"]["itemLedgerEntry"]["200"] == 200
+
+
+def test_every_header_a_support_case_needs(bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection(read_only_intent=True)
+    BusinessCentralHook().get_item_ledger_entry(DOCUMENTED_ID)
+    BusinessCentralHook().get_item_ledger_entry(DOCUMENTED_ID)
+    sent = [r for r in bc_emulator.recent_requests() if r["route"] == "itemLedgerEntry"]
+    assert len(sent) == 2
+    for request in sent:
+        assert request["headers"]["User-Agent"].startswith("airflow-provider-business-central/")
+        assert request["headers"]["Data-Access-Intent"] == "ReadOnly"
+    ids = [r["headers"]["client-request-id"] for r in sent]
+    assert len(set(ids)) == 2 and all(len(i) == 36 for i in ids)
+
+
+def test_lazy_paging_yields_every_entry_once(bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection()
+    hook = BusinessCentralHook()
+    pages = hook.iter_pages("itemLedgerEntries", select=["id", "entryNumber"], page_size=7_000)
+    first = next(pages)
+    assert bc_emulator.stats()["requests"]["itemLedgerEntries"]["200"] == 1  # nothing read ahead
+    numbers = [e["entryNumber"] for e in first.entities] + [e["entryNumber"] for p in pages for e in p.entities]
+    assert numbers == list(range(1, 50_001))
+    assert bc_emulator.stats()["requests"]["itemLedgerEntries"]["200"] == 8
+
+
+def test_resume_from_a_next_link(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection()
+    hook = BusinessCentralHook()
+    filter = "postingDate le 2022-09-01"
+    first = next(hook.iter_pages("itemLedgerEntries", filter=filter, select="id", page_size=1000))
+    assert first.next_link
+    rest = [e["id"] for p in hook.iter_pages("itemLedgerEntries", next_link=first.next_link) for e in p.entities]
+    everything = [e["id"] for e in hook.iter_entities("itemLedgerEntries", filter=filter, select="id")]
+    assert [e["id"] for e in first.entities] + rest == everything
+
+
+@pytest.mark.parametrize(
+    ("odata_filter", "matches"),
+    [
+        (clause("description", "eq", "O'Brien"), lambda text: text == "O'Brien"),
+        (text_clause("contains", "description", "O'Brien"), lambda text: "O'Brien" in text),
+        (text_clause("contains", "description", "Ünïcode"), lambda text: "Ünïcode" in text),
+        (clause("description", "eq", "Café Møller – 50% off"), lambda text: text == "Café Møller – 50% off"),
+    ],
+    ids=["eq-quote", "contains-quote", "contains-unicode", "eq-unicode"],
+)
+def test_filter_values_with_quotes_and_non_ascii(
+    bc_connection: Callable[..., dict[str, Any]],
+    all_descriptions: dict[str, str],
+    odata_filter: str,
+    matches: Callable[[str], bool],
+) -> None:
+    bc_connection()
+    found = {e["id"] for e in BusinessCentralHook().iter_entities("itemLedgerEntries", filter=odata_filter)}
+    expected = {entry_id for entry_id, text in all_descriptions.items() if matches(text)}
+    assert expected
+    assert found == expected
+
+
+@pytest.fixture(scope="module")
+def all_descriptions(bc_emulator_session: Any) -> dict[str, str]:
+    """id -> description of every entry of the default company, read without any filter."""
+    import json
+
+    import requests
+
+    token = bc_emulator_session.token()
+    url = f"{bc_emulator_session.api_url()}/companies({bc_emulator_session.default_company_id})/itemLedgerEntries"
+    params: dict[str, str] | None = {"$select": "id,description"}
+    found: dict[str, str] = {}
+    with requests.Session() as session:
+        while url:
+            page = json.loads(
+                session.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                    verify=bc_emulator_session.ca_bundle,
+                    timeout=60,
+                ).content
+            )
+            found.update((e["id"], e["description"]) for e in page["value"])
+            url, params = page.get("@odata.nextLink"), None
+    return found
+
+
+def test_unknown_environment_is_named(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection(environment="nosuchenv")
+    with pytest.raises(BusinessCentralNotFoundError) as caught:
+        BusinessCentralHook().get_item_ledger_entry(DOCUMENTED_ID)
+    assert "nosuchenv" in str(caught.value)
+    assert caught.value.status == 404
+
+
+def test_unknown_entry_and_exists(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection()
+    hook = BusinessCentralHook()
+    missing = "00000000-0000-0000-0000-000000000001"
+    with pytest.raises(BusinessCentralNotFoundError) as caught:
+        hook.get_item_ledger_entry(missing)
+    assert missing in str(caught.value) and caught.value.request_id
+    assert hook.entity_exists("itemLedgerEntries", DOCUMENTED_ID)
+    assert not hook.entity_exists("itemLedgerEntries", missing)
+    assert hook.entity_exists("itemLedgerEntries", filter="documentNumber eq 'START-MANF'")
+    assert not hook.entity_exists("itemLedgerEntries", filter="documentNumber eq 'NO-SUCH-DOC'")
+
+
+def test_companies_and_company_argument(bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]) -> None:
+    bc_connection()
+    hook = BusinessCentralHook()
+    companies = hook.list_companies()
+    assert {c["name"] for c in companies} >= {"CRONUS USA, Inc.", "O'Brien & Søn A/S"}
+    other = next(c["id"] for c in companies if c["id"] != bc_emulator.default_company_id)
+    top = hook.find_entities("itemLedgerEntries", company_id=other, top=5, orderby="entryNumber")
+    assert [e["entryNumber"] for e in top] == [1, 2, 3, 4, 5]
+    assert top[0]["id"] != DOCUMENTED_ID
