@@ -25,6 +25,11 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, AirflowFailException, ObjectStoragePath, task
 
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 2
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
 EXPECTED_LEDGER = Path(__file__).parent / "data" / "expected_item_ledger.csv"
 MEASURES = ("quantity", "costAmountActual")
 
@@ -81,7 +86,8 @@ def differences(actual: Totals, expected: Totals, tolerance: Decimal) -> list[di
 
 with DAG(
     dag_id="bc_reconcile_item_ledger",
-    schedule="@daily",
+    # a real [start, end) interval per run (Airflow 3's plain "@daily" gives zero-length intervals)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2022, 6, 1, tz="UTC"),
     catchup=False,
     params={
@@ -108,15 +114,13 @@ with DAG(
         return read_expected(str((params or {})["expected_ledger"]), start, end)
 
     @task
-    def reconcile(
-        actual: Totals, expected: Totals, ds: str | None = None, params: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
+    def reconcile(actual: Totals, expected: Totals, day: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Report every difference; fail when one is beyond the tolerance."""
         settings = params or {}
         tolerance = Decimal(str(settings["tolerance"]))
         found = differences(actual, expected, tolerance)
-        report = {"date": ds, "tolerance": str(tolerance), "items": len(actual), "differences": found}
-        target = ObjectStoragePath(str(settings["report_dir"])) / f"item-ledger-{ds}.json"
+        report = {"date": day, "tolerance": str(tolerance), "items": len(actual), "differences": found}
+        target = ObjectStoragePath(str(settings["report_dir"])) / f"item-ledger-{day}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(report, indent=2))
         for diff in found:
@@ -127,15 +131,16 @@ with DAG(
             )
         beyond = [d for d in found if d["beyond_tolerance"]]
         print(
-            f"Reconciled {len(actual)} items for {ds}: {len(found)} differences, "
+            f"Reconciled {len(actual)} items for {day}: {len(found)} differences, "
             f"{len(beyond)} beyond tolerance; report {target}"
         )
         if beyond:
             raise AirflowFailException(f"{len(beyond)} differences beyond tolerance {tolerance}; see {target}")
         return report
 
-    interval = {"start": "{{ data_interval_start | ds }}", "end": "{{ data_interval_end | ds }}"}
+    start, end = "{{ data_interval_start | ds }}", "{{ data_interval_end | ds }}"
     reconcile(
-        ledger_totals("postingDate ge {{ data_interval_start | ds }} and postingDate lt {{ data_interval_end | ds }}"),
-        expected_totals(**interval),
+        ledger_totals(f"postingDate ge {start} and postingDate lt {end}"),
+        expected_totals(start, end),
+        day=start,
     )

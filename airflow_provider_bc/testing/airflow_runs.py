@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
-def prepare_airflow_home(home: Path) -> None:
-    """Point Airflow at ``home`` with a SQLite metadata DB and no example DAGs (env vars only)."""
+def prepare_airflow_home(home: Path, dags_folder: Path) -> None:
+    """Point Airflow at ``home`` with a SQLite metadata DB, DAGs from ``dags_folder`` (``dag.test()``
+    runs only DAGs of a configured bundle) and no example DAGs. Sets env vars only."""
     home.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
 

@@ -8,6 +8,7 @@ starts the emulator, points a throw-away Airflow home (``.demo/``) at it, runs e
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import threading
@@ -46,9 +47,8 @@ def main() -> int:
     if not DAGS.is_dir():
         sys.exit(f"The demo runs from a checkout: {DAGS} is missing")
     shutil.rmtree(WORK, ignore_errors=True)
-    prepare_airflow_home(WORK / "airflow-home")
-
-    import os
+    prepare_airflow_home(WORK / "airflow-home", DAGS)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # task output and warnings only
 
     import pendulum
 
@@ -77,8 +77,9 @@ def main() -> int:
 
         _banner(f"bc_reconcile_item_ledger: reconcile {RECONCILED_DAY} against the expected ledger")
         reports = WORK / "reports"
+        # a manual run at midnight after the day covers the day's complete interval
         run = load_dag(DAGS / "bc_reconcile_item_ledger.py").test(
-            logical_date=pendulum.parse(RECONCILED_DAY), run_conf={"report_dir": f"file://{reports}"}
+            logical_date=pendulum.parse(RECONCILED_DAY).add(days=1), run_conf={"report_dir": f"file://{reports}"}
         )
         report = xcom_value(run, "reconcile") or {}
         print(f"Reconciled {report.get('items')} items; differences:")
