@@ -28,7 +28,7 @@ STAMP = VENV / ".installed-for"
 def run(*args: str | Path) -> None:
     """Run a command in the repo folder; stop with its exit code when it fails."""
     print("+", " ".join(str(a) for a in args), flush=True)
-    code = subprocess.call([str(a) for a in args], cwd=ROOT)
+    code = subprocess.call([str(a) for a in args], cwd=ROOT)  # noqa: S603 (our own fixed commands)
     if code:
         sys.exit(code)
 
@@ -46,7 +46,7 @@ def ensure_venv() -> None:
 
 
 def main() -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be started by an older python3)
         sys.exit("Python 3.10 or newer is needed (3.11 recommended).")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command not in {"demo", "test", "bench"}:

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-_home = tempfile.mkdtemp(prefix="bc-airflow-home-")
-os.environ["AIRFLOW_HOME"] = _home
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
-os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home}/airflow.db"
+from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_DAGS = REPO / "dags_examples"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+prepare_airflow_home(Path(tempfile.mkdtemp(prefix="bc-airflow-home-")), EXAMPLE_DAGS, TEST_DAGS)
 os.environ.pop("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", None)
 
 
@@ -70,3 +72,11 @@ def bc_connection(
         return dict(conn)
 
     return define
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The metadata DB's tables, created once per test session (``dag.test()`` needs them)."""
+    from airflow_provider_bc.testing.airflow_runs import create_metadata_db
+
+    create_metadata_db()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
@@ -20,8 +21,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_apps: dict[tuple[Any, ...], msal.ConfidentialClientApplication] = {}
-_apps_lock = threading.Lock()
+
+@dataclass
+class _Credential:
+    """The MSAL application of one credential, and the lock that makes concurrent callers of a
+    cold cache wait for one token request instead of each sending their own."""
+
+    app: msal.ConfidentialClientApplication
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_credentials: dict[tuple[Any, ...], _Credential] = {}
+_credentials_lock = threading.Lock()
 
 
 def _app_key(settings: ClientSettings) -> tuple[Any, ...]:
@@ -52,36 +63,35 @@ class TokenProvider:
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
-        self._app: msal.ConfidentialClientApplication | None = None
+        self._credential: _Credential | None = None
 
     @property
-    def app(self) -> msal.ConfidentialClientApplication:
+    def credential(self) -> _Credential:
         """The process-wide MSAL application of this credential, created on first use.
 
         Creating it makes an HTTP request (tenant discovery), so it is deferred to the first token.
         """
-        if self._app is None:
+        if self._credential is None:
             key = _app_key(self._settings)
-            with _apps_lock:
-                app = _apps.get(key)
-                if app is None:
+            with _credentials_lock:
+                credential = _credentials.get(key)
+                if credential is None:
                     log.info(
                         "Creating MSAL client for client id %s at authority %s",
                         self._settings.client_id,
                         self._settings.authority_url,
                     )
-                    app = _apps[key] = _build_app(self._settings)
-            self._app = app
-        return self._app
+                    credential = _credentials[key] = _Credential(_build_app(self._settings))
+            self._credential = credential
+        return self._credential
 
     def token(self) -> str:
         """A valid access token (MSAL's cache first; a new one from Entra when missing or near expiry)."""
         try:
-            result = self.app.acquire_token_for_client(scopes=[self._settings.scope])
-        except (
-            OSError,
-            ValueError,
-        ) as exc:  # requests' errors are OSErrors; MSAL raises ValueError on bad JSON
+            credential = self.credential
+            with credential.lock:
+                result = credential.app.acquire_token_for_client(scopes=[self._settings.scope])
+        except (OSError, ValueError) as exc:  # requests' errors are OSErrors; MSAL raises ValueError on bad JSON
             raise BusinessCentralAuthError(
                 f"could not reach Entra ID at {self._settings.authority_url}: {type(exc).__name__}: {exc}"
             ) from None
@@ -100,4 +110,6 @@ class TokenProvider:
 
     def invalidate(self) -> None:
         """Drop cached tokens for this credential (after Business Central answered 401)."""
-        self.app.remove_tokens_for_client()
+        credential = self.credential
+        with credential.lock:
+            credential.app.remove_tokens_for_client()

@@ -6,18 +6,29 @@ Used by the demo and the test suite; handy in users' own DAG tests too. Call
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 from pathlib import Path
 from typing import Any
 
 
-def prepare_airflow_home(home: Path, dags_folder: Path) -> None:
-    """Point Airflow at ``home`` with a SQLite metadata DB, DAGs from ``dags_folder`` (``dag.test()``
-    runs only DAGs of a configured bundle) and no example DAGs. Sets env vars only."""
+def prepare_airflow_home(home: Path, *dag_folders: Path) -> None:
+    """Point Airflow at ``home`` with a SQLite metadata DB, no example DAGs, and one local DAG
+    bundle per folder of ``dag_folders`` (``dag.test()`` runs only DAGs of a configured bundle).
+    Sets environment variables only."""
     home.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_HOME"] = str(home)
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dag_folders[0])
+    bundles = [
+        {
+            "name": f"dags-{index}-{folder.name}",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(folder)},
+        }
+        for index, folder in enumerate(dag_folders)
+    ]
+    os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(bundles)
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags_examples"
 WORK = REPO / ".demo"
 DEMO_ENTRIES = 20_000  # the data set data/expected_item_ledger.csv was written for (seed 42)
-RECONCILED_DAY = "2022-06-02"
+RECONCILED_DAY = (2022, 6, 2)
 AWAITED_DOCUMENT = "DEMO-0001"
 
 
@@ -75,11 +75,12 @@ def main() -> int:
         print("announce said:", xcom_value(run, "announce"))
         results.append(("bc_wait_for_posting", str(run.state)))
 
-        _banner(f"bc_reconcile_item_ledger: reconcile {RECONCILED_DAY} against the expected ledger")
+        day = pendulum.datetime(*RECONCILED_DAY, tz="UTC")
+        _banner(f"bc_reconcile_item_ledger: reconcile {day.date()} against the expected ledger")
         reports = WORK / "reports"
         # a manual run at midnight after the day covers the day's complete interval
         run = load_dag(DAGS / "bc_reconcile_item_ledger.py").test(
-            logical_date=pendulum.parse(RECONCILED_DAY).add(days=1), run_conf={"report_dir": f"file://{reports}"}
+            logical_date=day.add(days=1), run_conf={"report_dir": f"file://{reports}"}
         )
         report = xcom_value(run, "reconcile") or {}
         print(f"Reconciled {report.get('items')} items; differences:")

@@ -28,7 +28,10 @@ from airflow_provider_bc.client.odata import (
         ("Ünïcode – ok", "'Ünïcode – ok'"),
         (dt.date(2024, 1, 31), "2024-01-31"),
         (dt.datetime(2024, 1, 31, 10, 0, tzinfo=dt.timezone.utc), "2024-01-31T10:00:00Z"),
-        (dt.datetime(2024, 1, 31, 12, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2024-01-31T10:00:00.25Z"),
+        (
+            dt.datetime(2024, 1, 31, 12, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2024-01-31T10:00:00.25Z",
+        ),
         (uuid.UUID("44a76d24-52ff-eb11-bb76-000d3a220646"), "44a76d24-52ff-eb11-bb76-000d3a220646"),
         (200, "200"),
         (-1.5, "-1.5"),

@@ -1,0 +1,1 @@
+"""Testing helpers: the Business Central emulator and its pytest fixtures."""

@@ -1,0 +1,11 @@
+"""A local Business Central API v2.0 + Microsoft Entra ID emulator (HTTPS), for tests and demos.
+
+Start it with ``python -m airflow_provider_bc.testing.emulator`` or from Python with
+:meth:`EmulatorHandle.start`; pytest users get the ``bc_emulator`` fixture.
+"""
+
+from __future__ import annotations
+
+from .handle import EmulatorError, EmulatorHandle
+
+__all__ = ["EmulatorError", "EmulatorHandle"]

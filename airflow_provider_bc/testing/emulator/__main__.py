@@ -1,0 +1,58 @@
+"""``python -m airflow_provider_bc.testing.emulator``: run the emulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from .server import ServerOptions, run
+from .settings import RuntimeConfig
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeConfig]:
+    """The server options and start configuration from the command line."""
+    defaults = RuntimeConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_bc.testing.emulator",
+        description="A local Business Central API v2.0 + Microsoft Entra ID emulator over HTTPS.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--entries", type=int, default=1000, help="item ledger entries of the default company")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
+    parser.add_argument("--latency", type=float, default=defaults.latency, help="seconds added per API request")
+    parser.add_argument("--rate-limit", type=int, default=defaults.rate_limit, help="requests per window")
+    parser.add_argument("--rate-window", type=float, default=defaults.rate_window, help="window in seconds")
+    parser.add_argument("--max-concurrent", type=int, default=defaults.max_concurrent)
+    parser.add_argument("--queue-size", type=int, default=defaults.queue_size)
+    parser.add_argument("--token-lifetime", type=int, default=defaults.token_lifetime, help="seconds")
+    parser.add_argument("--state-dir", type=Path, help="where to write the CA bundle (default: a temp dir)")
+    parser.add_argument("--ready-file", type=Path, help="write the connection details here as JSON when ready")
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    args = parser.parse_args(argv)
+    config = RuntimeConfig()
+    try:
+        config.apply({name: getattr(args, name) for name in config.as_dict()})
+    except ValueError as exc:
+        parser.error(str(exc))
+    options = ServerOptions(
+        host=args.host,
+        port=args.port,
+        entries=args.entries,
+        seed=args.seed,
+        state_dir=args.state_dir,
+        ready_file=args.ready_file,
+        access_log=args.access_log,
+    )
+    return options, config
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve until interrupted."""
+    with contextlib.suppress(KeyboardInterrupt):
+        run(*parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

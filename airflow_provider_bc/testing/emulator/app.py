@@ -1,0 +1,80 @@
+"""The emulator's ASGI application: control API, faults, Entra routes, then the BC API."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from .asgi import Receive, Reply, Request, Scope, Send, drop_connection, json_reply, read_request, send_reply
+from .bc_api import BusinessCentralApi
+from .control import control_reply
+from .entra import EntraError, entra_error_reply
+from .errors import ApiError, bc_headers, error_reply
+from .faults import DROP, NEXT_LINK
+from .routes import CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
+from .state import EmulatorState
+from .stats import DROPPED
+
+
+class EmulatorApp:
+    """ASGI callable serving one :class:`EmulatorState`."""
+
+    def __init__(self, state: EmulatorState, api: BusinessCentralApi) -> None:
+        self.state = state
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = await read_request(scope, receive)
+        if request.path.startswith(CONTROL_PREFIX):
+            await send_reply(send, control_reply(self.state, request))
+            return
+        route = resolve(request.path)
+        entra = route.name in ENTRA_ROUTES
+        correlation_id = (request.headers.get("client-request-id") if entra else None) or str(uuid.uuid4())
+        fault = self.state.faults.take(route.name, request.method, request.target)
+        if fault is not None and fault.kind == DROP:
+            self.state.stats.record(request, route.name, DROPPED)
+            await drop_connection(send, receive)
+            return
+        if fault is not None and fault.kind != NEXT_LINK:
+            reply = fault.reply(route.name, correlation_id)
+        elif entra:
+            reply = self._entra(route, request, correlation_id)
+        else:
+            reply = await self._business_central(route, request, correlation_id)
+            reply = fault.rewrite(reply) if fault is not None else reply
+        self.state.stats.record(request, route.name, reply.status)
+        await send_reply(send, reply)
+
+    def _entra(self, route: Route, request: Request, correlation_id: str) -> Reply:
+        directory = self.state.directory
+        tenant = route.tenant or ""
+        try:
+            if route.name == "discovery":
+                return json_reply(200, directory.discovery(tenant))
+            if request.method != "POST":
+                raise EntraError(400, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+            headers = {"Cache-Control": "no-store", "client-request-id": correlation_id}
+            return json_reply(200, directory.issue(tenant, request.body), headers)
+        except EntraError as exc:
+            return entra_error_reply(exc, correlation_id)
+
+    async def _business_central(self, route: Route, request: Request, correlation_id: str) -> Reply:
+        try:
+            if route.name == "other":
+                raise ApiError(
+                    404,
+                    "BadRequest_NotFound",
+                    f"No HTTP resource was found that matches the request URI '{self.api.base_url}{request.path}'.",
+                )
+            principal = self.state.directory.authenticate(request.headers.get("authorization"), route.tenant)
+            async with self.state.admission.slot(principal):
+                if self.state.config.latency:
+                    await asyncio.sleep(self.state.config.latency)
+                reply = self.api.answer(route, request)
+        except ApiError as exc:
+            return error_reply(exc, correlation_id)
+        reply.headers.update(bc_headers(correlation_id))
+        return reply

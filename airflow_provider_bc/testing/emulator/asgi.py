@@ -1,0 +1,79 @@
+"""Minimal ASGI plumbing: the parts of a request the emulator reads, and the reply it sends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request with its body read; header names are lower-case."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def target(self) -> str:
+        """Path and query string, as in the request line."""
+        return f"{self.path}?{self.query_string}" if self.query_string else self.path
+
+
+@dataclass
+class Reply:
+    """A complete HTTP response."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def read_request(scope: Scope, receive: Receive) -> Request:
+    """Collect an HTTP request (headers and whole body) from the ASGI scope and receive channel."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return Request(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=scope["query_string"].decode("latin-1"),
+        headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
+        body=b"".join(chunks),
+    )
+
+
+def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) -> Reply:
+    """A reply carrying ``data`` as compact UTF-8 JSON."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    """Send ``reply`` with its Content-Length."""
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    headers.append((b"content-length", str(len(reply.body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def drop_connection(send: Send, receive: Receive) -> None:
+    """Close the client connection without any response (uvicorn exposes its transport on ``send``)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("this ASGI server does not expose the connection; a 'drop' fault needs uvicorn")
+    transport.abort()
+    await receive()  # returns once the server has noticed the disconnect, so it sends nothing itself

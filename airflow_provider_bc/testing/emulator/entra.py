@@ -1,0 +1,220 @@
+"""The Microsoft Entra ID stand-in: OpenID discovery, client-credentials tokens, token validation."""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+import time
+import uuid
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jwt
+
+from .asgi import Reply, json_reply
+from .errors import ApiError
+from .settings import RuntimeConfig
+
+BC_RESOURCE = "https://api.businesscentral.dynamics.com"
+ISSUED_LIMIT = 10_000
+
+
+class EntraError(Exception):
+    """An error answer of the token endpoint, with its AADSTS code."""
+
+    def __init__(self, status: int, error: str, code: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.code = code
+        self.description = description
+
+
+def entra_error_reply(error: EntraError, correlation_id: str) -> Reply:
+    """The Entra-shaped JSON error (``error``, ``error_description`` with AADSTS code, ids, time)."""
+    trace_id = str(uuid.uuid4())
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    body = {
+        "error": error.error,
+        "error_description": f"AADSTS{error.code}: {error.description} Trace ID: {trace_id} "
+        f"Correlation ID: {correlation_id} Timestamp: {stamp}",
+        "error_codes": [error.code],
+        "timestamp": stamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
+    }
+    return json_reply(error.status, body, {"Cache-Control": "no-store"})
+
+
+class Directory:
+    """One Entra tenant with its registered client applications; issues and checks access tokens."""
+
+    def __init__(self, tenant_id: str, tenant_domain: str, base_url: str, config: RuntimeConfig) -> None:
+        self.tenant_id = tenant_id
+        self.tenant_domain = tenant_domain
+        self.base_url = base_url
+        self.config = config
+        self.apps: dict[str, str] = {}
+        self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
+        self._key = secrets.token_bytes(32)
+
+    def register(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
+        """Register (or re-key) a client application; missing values are generated."""
+        client_id = client_id or str(uuid.uuid4())
+        client_secret = client_secret or f"{secrets.token_urlsafe(6)}~{secrets.token_urlsafe(27)}"
+        self.apps[client_id] = client_secret
+        return client_id, client_secret
+
+    def knows(self, tenant: str) -> bool:
+        """Whether ``tenant`` (GUID or domain, any case) names this tenant."""
+        return tenant.lower() in (self.tenant_id, self.tenant_domain)
+
+    def _check_tenant(self, tenant: str) -> None:
+        if not self.knows(tenant):
+            raise EntraError(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are "
+                "signing into the correct cloud.",
+            )
+
+    def discovery(self, tenant: str) -> dict[str, Any]:
+        """The OpenID configuration document MSAL reads for ``{authority}/{tenant}``."""
+        self._check_tenant(tenant)
+        root = f"{self.base_url}/{self.tenant_id}"
+        return {
+            "token_endpoint": f"{root}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+            "issuer": f"{root}/v2.0",
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+        }
+
+    def issue(self, tenant: str, body: bytes) -> dict[str, Any]:
+        """Handle a form-encoded client-credentials token request; return the token response."""
+        self._check_tenant(tenant)
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        for name in ("grant_type", "client_id"):
+            if not form.get(name):
+                raise EntraError(
+                    400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'."
+                )
+        if form["grant_type"] != "client_credentials":
+            raise EntraError(
+                400,
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type '{form['grant_type']}'.",
+            )
+        client_id = form["client_id"]
+        if client_id not in self.apps:
+            raise EntraError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{self.tenant_domain}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You may have sent "
+                "your authentication request to the wrong tenant.",
+            )
+        if not form.get("client_secret"):
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+            )
+        if not hmac.compare_digest(form["client_secret"].encode(), self.apps[client_id].encode()):
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                f"secret value, not the client secret ID, for a secret added to app '{client_id}'.",
+            )
+        scope = form.get("scope", "")
+        if not scope.endswith("/.default") or " " in scope.strip():
+            raise EntraError(
+                400,
+                "invalid_scope",
+                1002012,
+                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+                "value with /.default suffixed to the resource identifier (application ID URI).",
+            )
+        lifetime = self.config.token_lifetime
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": self._token(client_id, scope.strip().removesuffix("/.default"), lifetime),
+        }
+
+    def _token(self, client_id: str, audience: str, lifetime: int) -> str:
+        now = time.time()
+        object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/{client_id}"))
+        claims = {
+            "aud": audience,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": math.ceil(now + lifetime),  # whole seconds, never shorter than the lifetime
+            "appid": client_id,
+            "appidacr": "1",
+            "idtyp": "app",
+            "oid": object_id,
+            "sub": object_id,
+            "roles": ["API.ReadWrite.All"],
+            "tid": self.tenant_id,
+            "ver": "1.0",
+            "jti": str(uuid.uuid4()),
+        }
+        token = jwt.encode(claims, self._key, algorithm="HS256")
+        self.issued.append(token)
+        return token
+
+    def authenticate(self, authorization: str | None, url_tenant: str | None) -> str:
+        """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise self._unauthorized(None)
+        try:
+            claims = jwt.decode(
+                token.strip(),
+                self._key,
+                algorithms=["HS256"],
+                audience=BC_RESOURCE,
+                options={"require": ["exp", "iat", "aud", "tid", "appid"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise self._unauthorized("The token is expired") from None
+        except jwt.InvalidAudienceError:
+            raise self._unauthorized("The audience is invalid") from None
+        except jwt.InvalidTokenError:
+            raise self._unauthorized("The token is invalid") from None
+        if claims["tid"] != self.tenant_id or (url_tenant is not None and not self.knows(url_tenant)):
+            raise self._unauthorized("The token was issued for another tenant")
+        principal: str = claims["appid"]
+        return principal
+
+    def _unauthorized(self, problem: str | None) -> ApiError:
+        challenge = f'Bearer authorization_uri="{self.base_url}/{self.tenant_id}/oauth2/authorize", ' + (
+            f'resource_id="{BC_RESOURCE}"'
+        )
+        if problem:
+            challenge += f', error="invalid_token", error_description="{problem}"'
+        return ApiError(
+            401,
+            "Authentication_InvalidCredentials",
+            "The credentials provided are incorrect",
+            {"WWW-Authenticate": challenge},
+        )

@@ -1,0 +1,246 @@
+"""Client-side handle: start the emulator as a subprocess and drive it through its control API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+
+
+class EmulatorError(RuntimeError):
+    """The emulator did not start, or a control API call failed."""
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class EmulatorHandle:
+    """A running emulator subprocess: its connection details and control API.
+
+    Use :meth:`start` (also as a context manager); :meth:`stop` ends the process.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], info: dict[str, Any], state_dir: Path, owned: bool) -> None:
+        self.process = process
+        self.info = info
+        self.state_dir = state_dir
+        self._owned_dir = owned
+        self._session = requests.Session()
+
+    @classmethod
+    def start(
+        cls,
+        entries: int = 1000,
+        seed: int = 42,
+        *,
+        timeout: float = 120.0,
+        state_dir: str | Path | None = None,
+        **cli_options: Any,
+    ) -> EmulatorHandle:
+        """Start ``python -m airflow_provider_bc.testing.emulator`` and wait until it accepts connections.
+
+        ``cli_options`` are the other command-line options by their Python name, e.g.
+        ``latency=0.1, rate_limit=20, rate_window=10, max_concurrent=5, token_lifetime=60``.
+        """
+        owned = state_dir is None
+        directory = Path(tempfile.mkdtemp(prefix="bc-emulator-")) if state_dir is None else Path(state_dir)
+        ready_file, log_file = directory / "ready.json", directory / "emulator.log"
+        ready_file.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--entries", str(entries)]
+        command += ["--seed", str(seed), "--state-dir", str(directory), "--ready-file", str(ready_file)]
+        for name, value in cli_options.items():
+            command += [f"--{name.replace('_', '-')}", str(value)]
+        with log_file.open("wb") as log:
+            # The command is this interpreter running our own module with our own options.
+            process = subprocess.Popen(  # noqa: S603
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        deadline = time.monotonic() + timeout
+        while not ready_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                reason = f"exited with code {process.returncode}" if process.returncode else "timed out"
+                raise EmulatorError(f"The emulator {reason} before it was ready; its output:\n{_tail(log_file)}")
+            time.sleep(0.05)
+        return cls(process, json.loads(ready_file.read_text()), directory, owned)
+
+    def stop(self) -> None:
+        """End the emulator process (and remove its temporary directory)."""
+        self._session.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._owned_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``https://127.0.0.1:PORT``: the API origin (the connection's ``host``)."""
+        return str(self.info["base_url"])
+
+    @property
+    def authority(self) -> str:
+        """The Entra authority host; MSAL's authority is ``f"{authority}/{tenant_id}"``."""
+        return str(self.info["authority"])
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant GUID."""
+        return str(self.info["tenant_id"])
+
+    @property
+    def tenant_domain(self) -> str:
+        """The tenant's domain name, accepted wherever the tenant GUID is."""
+        return str(self.info["tenant_domain"])
+
+    @property
+    def environment(self) -> str:
+        """The default environment name (``production``; ``sandbox`` exists too)."""
+        return str(self.info["environment"])
+
+    @property
+    def client_id(self) -> str:
+        """The client id of the application registered at start."""
+        return str(self.info["client_id"])
+
+    @property
+    def client_secret(self) -> str:
+        """The (fake) client secret of the application registered at start."""
+        return str(self.info["client_secret"])
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of the PEM file to pass as ``verify=``."""
+        return str(self.info["ca_bundle"])
+
+    @property
+    def companies(self) -> list[dict[str, str]]:
+        """The seeded companies as ``{"id", "name"}``; the first is the default."""
+        return list(self.info["companies"])
+
+    @property
+    def default_company_id(self) -> str:
+        """The id of ``CRONUS USA, Inc.``, which holds ``entries`` item ledger entries."""
+        return str(self.info["default_company_id"])
+
+    @property
+    def documented_entry_id(self) -> str:
+        """The id of entry 1 of the default company: Microsoft's documented example."""
+        return str(self.info["documented_entry_id"])
+
+    def api_url(self, tenant: bool = True) -> str:
+        """``{base}/v2.0/{tenant}/{environment}/api/v2.0``, or without the tenant segment."""
+        middle = f"{self.tenant_id}/" if tenant else ""
+        return f"{self.base_url}/v2.0/{middle}{self.environment}/api/v2.0"
+
+    def airflow_connection(self, **extra_overrides: Any) -> dict[str, Any]:
+        """The Airflow connection in JSON form, with ``extra`` keys replaced or added."""
+        connection: dict[str, Any] = json.loads(json.dumps(self.info["connection"]))
+        connection["extra"].update(extra_overrides)
+        return connection
+
+    def airflow_connection_env(self, **extra_overrides: Any) -> str:
+        """The connection as the JSON string for ``AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT``."""
+        return json.dumps(self.airflow_connection(**extra_overrides))
+
+    def _control(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._session.request(
+            method, f"{self.base_url}/_emulator/{name}", json=body, verify=self.ca_bundle, timeout=30
+        )
+        if not response.ok:
+            raise EmulatorError(f"control API {method} {name}: {response.status_code} {response.text}")
+        return response.json()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters (``requests[route][status]``, ``tokens_issued``, ``max_concurrency``), log and config."""
+        result: dict[str, Any] = self._control("GET", "stats")
+        return result
+
+    def recent_requests(self) -> list[dict[str, Any]]:
+        """The most recent requests, oldest first (time, method, path, route, status, some headers)."""
+        return list(self.stats()["recent_requests"])
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (most recent 10,000), e.g. to search logs for leaks."""
+        return list(self._control("GET", "tokens")["tokens"])
+
+    def reset(self) -> None:
+        """Clear faults, counters and rate history; restore the start configuration (data stays)."""
+        self._control("POST", "reset")
+
+    def configure(self, **options: Any) -> dict[str, Any]:
+        """Change ``latency``, ``rate_limit``, ``rate_window``, ``max_concurrent``, ``queue_size`` or
+        ``token_lifetime`` now; returns the whole configuration."""
+        result: dict[str, Any] = self._control("POST", "config", options)
+        return result
+
+    def add_fault(
+        self,
+        kind_or_status: int | str,
+        count: int = 1,
+        route: str | None = None,
+        method: str | None = None,
+        path_contains: str | None = None,
+        retry_after: int | None = None,
+        next_link: str | None = None,
+    ) -> None:
+        """Make the next ``count`` matching requests fail: status 401/429/500/502/503/504 (a BC or Entra
+        error body; ``Retry-After`` only if ``retry_after`` is given), ``"drop"`` (connection closed without
+        an answer), ``"invalid_json"`` (200, truncated body), ``"html"`` (502 HTML page) or
+        ``"next_link"`` (the real page with ``@odata.nextLink`` set to ``next_link``).
+        ``route`` is a route name as in :meth:`stats`; ``path_contains`` matches path and query."""
+        fault = {"kind": str(kind_or_status), "count": count, "route": route, "method": method}
+        fault |= {"path_contains": path_contains, "retry_after": retry_after, "next_link": next_link}
+        self._control("POST", "faults", fault)
+
+    def register_client(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
+        """Register another client application (random id/secret unless given): ``(id, secret)``."""
+        result = self._control("POST", "clients", {"client_id": client_id, "client_secret": client_secret})
+        return str(result["client_id"]), str(result["client_secret"])
+
+    def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.)."""
+        result: dict[str, Any] = self._control("POST", "entries", {"company_id": company_id, "fields": fields})
+        return result
+
+    def token(self, client_id: str | None = None, secret: str | None = None, scope: str = BC_SCOPE) -> str:
+        """An access token from the token endpoint via plain ``requests`` (not MSAL)."""
+        response = self._session.post(
+            f"{self.authority}/{self.tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id or self.client_id,
+                "client_secret": secret or self.client_secret,
+                "scope": scope,
+            },
+            verify=self.ca_bundle,  # per request: Session.verify loses against REQUESTS_CA_BUNDLE
+            timeout=30,
+        )
+        if not response.ok:
+            raise EmulatorError(f"token request failed: {response.status_code} {response.text}")
+        return str(response.json()["access_token"])

@@ -1,0 +1,54 @@
+"""URL shapes the emulator answers, resolved to a named route with the parts the handlers need."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CONTROL_PREFIX = "/_emulator/"
+ENTRA_ROUTES = frozenset({"discovery", "token"})
+ROUTE_NAMES = frozenset({"discovery", "token", "companies", "company", "itemLedgerEntries", "itemLedgerEntry", "other"})
+_DISCOVERY = re.compile(r"/(?P<tenant>[^/]+)(?:/v2\.0)?/\.well-known/openid-configuration")
+_TOKEN = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token")
+_API = re.compile(r"(?P<root>/v2\.0/(?:(?P<tenant>[^/]+)/)?(?P<environment>[^/]+)/api/v2\.0)/(?P<resource>.*)")
+_RESOURCE = re.compile(
+    r"(?:companies\((?P<company>[^/]*)\)/)?(?P<set>companies|itemLedgerEntries)(?:\((?P<key>[^/]*)\))?"
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A resolved request path. ``root`` is the BC service root path (``/v2.0/.../api/v2.0``)."""
+
+    name: str
+    tenant: str | None = None
+    environment: str | None = None
+    root: str = ""
+    company_key: str | None = None
+    key: str | None = None
+
+
+def resolve(path: str) -> Route:
+    """Name the route of ``path`` (for counters and faults) and extract its parts."""
+    if match := _DISCOVERY.fullmatch(path):
+        return Route("discovery", tenant=match["tenant"])
+    if match := _TOKEN.fullmatch(path):
+        return Route("token", tenant=match["tenant"])
+    api = _API.fullmatch(path)
+    resource = _RESOURCE.fullmatch(api["resource"]) if api else None
+    if api is None or resource is None:
+        return Route("other")
+    if resource["set"] == "companies":
+        if resource["company"] is not None:
+            return Route("other")
+        name = "companies" if resource["key"] is None else "company"
+    else:
+        name = "itemLedgerEntries" if resource["key"] is None else "itemLedgerEntry"
+    return Route(
+        name,
+        tenant=api["tenant"],
+        environment=api["environment"],
+        root=api["root"],
+        company_key=resource["company"] if name.startswith("item") else resource["key"],
+        key=resource["key"] if name == "itemLedgerEntry" else None,
+    )

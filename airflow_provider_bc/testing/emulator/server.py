@@ -1,0 +1,160 @@
+"""Start the emulator: TLS certificate (trustme), seeded state, uvicorn on a bound socket, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import shlex
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trustme
+import uvicorn
+
+from . import seed
+from .app import EmulatorApp
+from .bc_api import BusinessCentralApi
+from .entra import Directory
+from .faults import FaultScript
+from .limits import Admission
+from .settings import RuntimeConfig
+from .state import EmulatorState
+from .stats import Stats
+from .store import Store
+
+CONNECTION_ENV = "AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to start: where to listen, how much data, where to keep certificates and the ready file."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    entries: int = 1000
+    seed: int = 42
+    state_dir: Path | None = None
+    ready_file: Path | None = None
+    access_log: bool = True
+
+
+def write_certificates(state_dir: Path) -> tuple[Path, Path]:
+    """Create a throw-away CA and a server certificate for 127.0.0.1/localhost: (CA bundle, server PEM)."""
+    authority = trustme.CA(organization_name="Business Central emulator")
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    ca_bundle, server_pem = state_dir / "ca.pem", state_dir / "server.pem"
+    authority.cert_pem.write_to_path(str(ca_bundle))
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+    return ca_bundle, server_pem
+
+
+def describe(options: ServerOptions, base_url: str, ca_bundle: Path, client: tuple[str, str]) -> dict[str, Any]:
+    """Everything a client needs, including the Airflow connection in its JSON form."""
+    client_id, client_secret = client
+    environment = seed.ENVIRONMENTS[0]
+    return {
+        "base_url": base_url,
+        "authority": base_url,
+        "tenant_id": seed.TENANT_ID,
+        "tenant_domain": seed.TENANT_DOMAIN,
+        "environment": environment,
+        "environments": list(seed.ENVIRONMENTS),
+        "api_url": f"{base_url}/v2.0/{seed.TENANT_ID}/{environment}/api/v2.0",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "companies": [{"id": c.id, "name": c.name} for c in seed.COMPANIES],
+        "default_company_id": seed.DEFAULT_COMPANY_ID,
+        "documented_entry_id": seed.DOCUMENTED_ENTRY_ID,
+        "entries": options.entries,
+        "seed": options.seed,
+        "ca_bundle": str(ca_bundle),
+        "pid": os.getpid(),
+        "connection": {
+            "conn_type": "business_central",
+            "login": client_id,
+            "password": client_secret,
+            "host": base_url,
+            "extra": {
+                "tenant_id": seed.TENANT_ID,
+                "environment": environment,
+                "company_id": seed.DEFAULT_COMPANY_ID,
+                "authority": base_url,
+                "verify": str(ca_bundle),
+            },
+        },
+    }
+
+
+def banner(info: dict[str, Any]) -> str:
+    """The human-readable start message, ending with the Airflow connection export line."""
+    companies = "\n".join(f"  company        {c['id']}  {c['name']}" for c in info["companies"])
+    connection = json.dumps(info["connection"], separators=(",", ":"))
+    return (
+        f"Business Central emulator ready (pid {info['pid']})\n"
+        f"  base URL       {info['base_url']}\n"
+        f"  API            {info['api_url']}\n"
+        f"  authority      {info['authority']}  (MSAL: {info['authority']}/{info['tenant_id']})\n"
+        f"  tenant         {info['tenant_id']}  ({info['tenant_domain']})\n"
+        f"  environment    {info['environment']}  (known: {', '.join(info['environments'])})\n"
+        f"  client id      {info['client_id']}\n"
+        f"  client secret  {info['client_secret']}\n"
+        f"  CA bundle      {info['ca_bundle']}\n"
+        f"{companies}\n"
+        f"  default company {info['default_company_id']} ({info['entries']} item ledger entries)\n"
+        f"  control API    {info['base_url']}/_emulator/info\n"
+        f"export {CONNECTION_ENV}={shlex.quote(connection)}"
+    )
+
+
+def run(options: ServerOptions, config: RuntimeConfig) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM)."""
+    state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="bc-emulator-"))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ca_bundle, server_pem = write_certificates(state_dir)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((options.host, options.port))
+    base_url = f"https://{options.host}:{listener.getsockname()[1]}"
+    directory = Directory(seed.TENANT_ID, seed.TENANT_DOMAIN, base_url, config)
+    info = describe(options, base_url, ca_bundle, directory.register(seed.DEFAULT_CLIENT_ID))
+    state = EmulatorState(
+        info=info,
+        defaults=copy.copy(config),
+        config=config,
+        store=Store(options.seed, options.entries),
+        directory=directory,
+        admission=Admission(config),
+        faults=FaultScript(),
+        stats=Stats(),
+    )
+    app = EmulatorApp(state, BusinessCentralApi(state.store, base_url, seed.ENVIRONMENTS))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            ssl_certfile=str(server_pem),
+            lifespan="off",
+            server_header=False,
+            access_log=options.access_log,
+            log_level="info",
+            timeout_graceful_shutdown=1,  # idle keep-alive TLS connections would hold shutdown for 30 s
+        )
+    )
+    asyncio.run(_serve(server, listener, info, options.ready_file))
+
+
+async def _serve(server: uvicorn.Server, listener: socket.socket, info: dict[str, Any], ready: Path | None) -> None:
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        print(banner(info), flush=True)
+        if ready is not None:
+            partial = ready.with_name(ready.name + ".partial")
+            partial.write_text(json.dumps(info, indent=2))
+            partial.replace(ready)
+    await serving

@@ -1,0 +1,44 @@
+"""Behaviour a test may change while the emulator runs: latency, rate and concurrency limits, tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+_RANGES: dict[str, tuple[type[float] | type[int], float]] = {  # setting: (type, minimum)
+    "latency": (float, 0),
+    "rate_limit": (int, 1),
+    "rate_window": (float, 0.001),
+    "max_concurrent": (int, 1),
+    "queue_size": (int, 0),
+    "token_lifetime": (int, 1),
+}
+
+
+@dataclass
+class RuntimeConfig:
+    """Limits and behaviour, shared by reference by every part of the running emulator."""
+
+    latency: float = 0.0  # seconds added to each BC API request while it holds its processing slot
+    rate_limit: int = 6000  # requests per principal ...
+    rate_window: float = 300.0  # ... within this sliding window (seconds)
+    max_concurrent: int = 5  # requests of one principal processed at once
+    queue_size: int = 95  # requests of one principal waiting for a slot; beyond: 429
+    token_lifetime: int = 3600  # seconds, for newly issued access tokens
+
+    def apply(self, changes: dict[str, Any]) -> None:
+        """Change settings in place; unknown names, wrong types or out-of-range values raise ValueError."""
+        for name, value in changes.items():
+            if name not in _RANGES:
+                raise ValueError(f"unknown setting {name!r}; known: {sorted(_RANGES)}")
+            kind, minimum = _RANGES[name]
+            allowed = (int, float) if kind is float else int
+            if isinstance(value, bool) or not isinstance(value, allowed) or value < minimum:
+                raise ValueError(f"{name} must be a number >= {minimum}, not {value!r}")
+        for name, value in changes.items():
+            setattr(self, name, _RANGES[name][0](value))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The current settings by name."""
+        return dataclasses.asdict(self)

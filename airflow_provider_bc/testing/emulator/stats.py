@@ -1,0 +1,76 @@
+"""What tests can read back: request counters by route and status, tokens issued, recent requests."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .asgi import Request
+
+RECENT_LIMIT = 1000
+DROPPED = 0  # the status recorded for a connection closed without an answer
+RECORDED_HEADERS = ("User-Agent", "client-request-id", "Data-Access-Intent", "Prefer")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One answered request. Never holds credentials: only whether an Authorization header came.
+
+    ``headers`` holds those of :data:`RECORDED_HEADERS` the client sent, under those names.
+    """
+
+    time: float
+    method: str
+    path: str
+    route: str
+    status: int
+    authorization: bool
+    headers: dict[str, str]
+
+
+class Stats:
+    """Counters and a bounded log of recent requests (control API requests are not recorded)."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, int]] = Counter()
+        self.tokens_issued = 0
+        self.recent: deque[RequestRecord] = deque(maxlen=RECENT_LIMIT)
+
+    def reset(self) -> None:
+        """Zero the counters and clear the log."""
+        self.requests.clear()
+        self.tokens_issued = 0
+        self.recent.clear()
+
+    def record(self, request: Request, route: str, status: int) -> None:
+        """Count one answered (or dropped) request."""
+        self.requests[route, status] += 1
+        if route == "token" and status == 200:
+            self.tokens_issued += 1
+        headers = {name: request.headers[name.lower()] for name in RECORDED_HEADERS if name.lower() in request.headers}
+        self.recent.append(
+            RequestRecord(
+                time=time.time(),
+                method=request.method,
+                path=request.target,
+                route=route,
+                status=status,
+                authorization="authorization" in request.headers,
+                headers=headers,
+            )
+        )
+
+    def snapshot(self, max_concurrency: int) -> dict[str, Any]:
+        """Everything as JSON-ready data: ``requests[route][status] = count``, and the recent log."""
+        by_route: dict[str, dict[str, int]] = {}
+        for (route, status), count in sorted(self.requests.items()):
+            by_route.setdefault(route, {})[str(status)] = count
+        return {
+            "requests": by_route,
+            "total_requests": sum(self.requests.values()),
+            "tokens_issued": self.tokens_issued,
+            "max_concurrency": max_concurrency,
+            "recent_requests": [asdict(record) for record in self.recent],
+        }

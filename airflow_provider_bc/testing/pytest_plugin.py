@@ -1,0 +1,42 @@
+"""pytest fixtures for the Business Central emulator (registered as the ``business_central_emulator`` plugin).
+
+``bc_emulator_session`` starts one emulator subprocess per test session (size: the ini option
+``bc_emulator_entries``); ``bc_emulator`` is the same emulator, reset before each test so faults,
+configuration and counters never leak from one test into another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_bc.testing.emulator import EmulatorHandle
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``bc_emulator_entries`` ini option."""
+    parser.addini(
+        "bc_emulator_entries",
+        "item ledger entries of the default company in the session's Business Central emulator",
+        default="1000",
+    )
+
+
+@pytest.fixture(scope="session")
+def bc_emulator_session(pytestconfig: pytest.Config) -> Iterator[EmulatorHandle]:
+    """One emulator for the whole test session (not reset between tests)."""
+    from airflow_provider_bc.testing.emulator import EmulatorHandle
+
+    entries = int(pytestconfig.getini("bc_emulator_entries"))
+    with EmulatorHandle.start(entries=entries) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bc_emulator(bc_emulator_session: EmulatorHandle) -> EmulatorHandle:
+    """The session's emulator, reset: start configuration, no faults, zero counters (data is kept)."""
+    bc_emulator_session.reset()
+    return bc_emulator_session

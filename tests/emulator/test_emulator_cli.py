@@ -1,0 +1,81 @@
+"""The command line: the printed export line is a working Airflow connection; bad options fail clearly."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from airflow_provider_bc.testing.emulator import EmulatorError, EmulatorHandle
+
+EXPORT = "export AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT="
+
+
+@pytest.fixture
+def printed_lines(tmp_path: Path) -> Iterator[list[str]]:
+    """Start the CLI in the foreground and collect its stdout up to the export line."""
+    command = [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--entries", "30"]
+    command += ["--state-dir", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("export "):
+            break
+    yield lines
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_export_line_is_a_working_connection(printed_lines: list[str], tmp_path: Path) -> None:
+    assert printed_lines[-1].startswith(EXPORT)
+    assignment = shlex.split(printed_lines[-1].removeprefix("export "))[0]
+    connection = json.loads(assignment.partition("=")[2])
+    extra = connection["extra"]
+    assert connection["conn_type"] == "business_central"
+    assert connection["host"].startswith("https://127.0.0.1:")
+    assert extra["authority"] == connection["host"] and extra["environment"] == "production"
+    assert extra["verify"] == str(tmp_path / "ca.pem")
+    assert any(connection["password"] in line for line in printed_lines[:-1])  # the secret is shown too
+    token = requests.post(
+        f"{extra['authority']}/{extra['tenant_id']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": connection["login"],
+            "client_secret": connection["password"],
+            "scope": "https://api.businesscentral.dynamics.com/.default",
+        },
+        verify=extra["verify"],
+        timeout=30,
+    ).json()["access_token"]
+    company = requests.get(
+        f"{connection['host']}/v2.0/{extra['tenant_id']}/{extra['environment']}/api/v2.0"
+        f"/companies({extra['company_id']})",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=extra["verify"],
+        timeout=30,
+    )
+    assert company.status_code == 200 and company.json()["name"] == "CRONUS USA, Inc."
+
+
+def test_a_bad_option_fails_with_the_output(tmp_path: Path) -> None:
+    with pytest.raises(EmulatorError, match="rate_limit must be a number >= 1"):
+        EmulatorHandle.start(entries=10, state_dir=tmp_path, rate_limit=0)
+
+
+def test_handle_helpers(bc_emulator: EmulatorHandle) -> None:
+    assert bc_emulator.api_url() == f"{bc_emulator.base_url}/v2.0/{bc_emulator.tenant_id}/production/api/v2.0"
+    assert bc_emulator.api_url(tenant=False) == f"{bc_emulator.base_url}/v2.0/production/api/v2.0"
+    connection = bc_emulator.airflow_connection(company_id="other", timeout=5)
+    assert connection["extra"]["company_id"] == "other" and connection["extra"]["timeout"] == 5
+    assert bc_emulator.airflow_connection()["extra"]["company_id"] == bc_emulator.default_company_id
+    assert json.loads(bc_emulator.airflow_connection_env()) == bc_emulator.airflow_connection()
+    assert bc_emulator.companies[0] == {"id": bc_emulator.default_company_id, "name": "CRONUS USA, Inc."}
+    assert Path(bc_emulator.ca_bundle).read_text().startswith("-----BEGIN CERTIFICATE-----")
