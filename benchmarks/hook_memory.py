@@ -47,8 +47,10 @@ PROBE = textwrap.dedent(
 def measure(conn: str, rows: int, page_size: str) -> dict[str, int]:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, conn, str(rows), page_size], capture_output=True, text=True, check=True, env=env
+        [sys.executable, "-c", PROBE, conn, str(rows), page_size], capture_output=True, text=True, check=False, env=env
     )
+    if out.returncode:
+        raise SystemExit(f"reading {rows} rows failed:\n{out.stderr[-3000:]}")
     result = dict(json.loads(out.stdout.strip().splitlines()[-1]))
     assert result["rows"] == rows, result
     return result

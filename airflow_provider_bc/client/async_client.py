@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from airflow_provider_bc.client.auth import TokenProvider
-from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
 from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
-from airflow_provider_bc.client.queries import Query, found_entities, is_missing_entity, lookup_query
+from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
 
@@ -42,7 +40,7 @@ class AsyncBusinessCentralClient:
 
     async def run(self, query: Query) -> dict[str, Any]:
         """Send a prepared :class:`Query` and return its JSON object."""
-        exchange = Exchange(self.settings, self.urls, query.url, query.params, context=query.context)
+        exchange = Exchange(self.settings, self.urls, query)
         while True:
             # MSAL is sync (and may do HTTP): keep it off the event loop.
             token = await asyncio.to_thread(self._tokens.token)
@@ -53,29 +51,6 @@ class AsyncBusinessCentralClient:
             log.warning("Business Central answered 401 to %s; fetching a new token and retrying once", query.url)
             await asyncio.to_thread(self._tokens.invalidate)
 
-    async def lookup(
-        self,
-        entity_set: str,
-        *,
-        entity_id: object = None,
-        filter: str | None = None,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-        top: int = 1,
-    ) -> list[dict[str, Any]]:
-        """The entity with ``entity_id`` or up to ``top`` matching ``filter``; ``[]`` when there is none yet."""
-        query = lookup_query(
-            self.urls,
-            entity_set,
-            entity_id=entity_id,
-            filter=filter,
-            company_id=company_id,
-            select=select,
-            top=top,
-        )
-        try:
-            return found_entities(await self.run(query))
-        except BusinessCentralNotFoundError as error:
-            if is_missing_entity(error):
-                return []
-            raise
+    async def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+        """As ``BusinessCentralClient.lookup``: the entity or matches, ``[]`` when there is none yet."""
+        return found_entities(await self.run(lookup_query(self.urls, entity_set, **options)))

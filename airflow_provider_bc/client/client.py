@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_bc.client.auth import TokenProvider
-from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
 from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
 from airflow_provider_bc.client.queries import (
     Query,
     collection_query,
     entity_query,
     found_entities,
-    is_missing_entity,
     lookup_query,
 )
 from airflow_provider_bc.client.settings import ClientSettings
@@ -49,27 +47,16 @@ class BusinessCentralClient:
         self._tokens = TokenProvider(settings)
         self._transport = SyncTransport(settings)
 
-    def get_json(
-        self,
-        url: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        page_size: int | None = None,
-        context: str | None = None,
-    ) -> dict[str, Any]:
-        """GET ``url`` (which must be on the API origin) and return its JSON object."""
-        exchange = Exchange(self.settings, self.urls, url, params, page_size=page_size, context=context)
+    def run(self, query: Query, *, page_size: int | None = None) -> dict[str, Any]:
+        """Send one GET (its URL must be on the API origin) and return its JSON object."""
+        exchange = Exchange(self.settings, self.urls, query, page_size=page_size)
         while True:
             response = self._transport.get(exchange.url, exchange.params, exchange.headers(self._tokens.token()))
             outcome = exchange.outcome(response.status_code, response.headers, response.content)
             if outcome is not REFRESH_TOKEN:
                 return outcome  # type: ignore[return-value]
-            log.warning("Business Central answered 401 to %s; fetching a new token and retrying once", url)
+            log.warning("Business Central answered 401 to %s; fetching a new token and retrying once", query.url)
             self._tokens.invalidate()
-
-    def run(self, query: Query, *, page_size: int | None = None) -> dict[str, Any]:
-        """Send a prepared :class:`Query` and return its JSON object."""
-        return self.get_json(query.url, query.params, page_size=page_size, context=query.context)
 
     def get_entity(
         self,
@@ -104,17 +91,22 @@ class BusinessCentralClient:
         Pass a page's ``next_link`` back as ``next_link`` to resume a read where it stopped.
         """
         query = collection_query(self.urls, entity_set, company_id, filter=filter, select=select, orderby=orderby)
-        url: str | None = next_link or query.url
-        params: dict[str, str] | None = None if next_link else query.params
+        if next_link:
+            query = Query(next_link, context=query.context)
         number, seen = 0, 0
-        while url:
-            payload = self.get_json(url, params, page_size=page_size, context=f"{query.context} (page {number + 1})")
+        while True:
+            payload = self.run(replace(query, context=f"{query.context} (page {number + 1})"), page_size=page_size)
             number += 1
-            entities = payload.get("value", [])
-            seen += len(entities)
-            url, params = payload.get("@odata.nextLink"), None
-            log.info("Read page %d of %s: %d entities (%d so far)", number, entity_set, len(entities), seen)
-            yield Page(entities, url, number)
+            url = payload.get("@odata.nextLink")
+            page = Page(payload.get("value", []), url, number)
+            del payload
+            seen += len(page.entities)
+            log.info("Read page %d of %s: %d entities (%d so far)", number, entity_set, len(page.entities), seen)
+            yield page
+            del page  # memory stays at one page: the next one is fetched only after this one is let go
+            if not url:
+                return
+            query = Query(url, context=query.context)
 
     def iter_entities(
         self,
@@ -127,15 +119,14 @@ class BusinessCentralClient:
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every entity of a collection, a page in memory at a time."""
-        for page in self.iter_pages(
-            entity_set,
-            company_id=company_id,
-            filter=filter,
-            select=select,
-            orderby=orderby,
-            page_size=page_size,
-        ):
-            yield from page.entities
+        pages = self.iter_pages(
+            entity_set, company_id=company_id, filter=filter, select=select, orderby=orderby, page_size=page_size
+        )
+        while (page := next(pages, None)) is not None:
+            entities = page.entities
+            del page
+            yield from entities
+            del entities  # let the page go before the next one is fetched
 
     def find_entities(
         self,
@@ -153,32 +144,10 @@ class BusinessCentralClient:
         )
         return found_entities(self.run(query))
 
-    def lookup(
-        self,
-        entity_set: str,
-        *,
-        entity_id: object = None,
-        filter: str | None = None,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-        top: int = 1,
-    ) -> list[dict[str, Any]]:
-        """The entity with ``entity_id`` or up to ``top`` matching ``filter``; ``[]`` when there is none yet."""
-        query = lookup_query(
-            self.urls,
-            entity_set,
-            entity_id=entity_id,
-            filter=filter,
-            company_id=company_id,
-            select=select,
-            top=top,
-        )
-        try:
-            return found_entities(self.run(query))
-        except BusinessCentralNotFoundError as error:
-            if is_missing_entity(error):
-                return []
-            raise
+    def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+        """The entity with ``entity_id``, or up to ``top`` (default 1) matching ``filter``; ``[]``
+        when there is none yet. Options: ``entity_id``, ``filter``, ``company_id``, ``select``, ``top``."""
+        return found_entities(self.run(lookup_query(self.urls, entity_set, **options)))
 
     def entity_exists(
         self,

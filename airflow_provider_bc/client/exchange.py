@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from airflow_provider_bc import __version__
-from airflow_provider_bc.client.errors import BusinessCentralServerError, error_from_response
+from airflow_provider_bc.client.errors import (
+    BusinessCentralNotFoundError,
+    BusinessCentralServerError,
+    error_from_response,
+)
+from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
 
 USER_AGENT: Final = f"airflow-provider-business-central/{__version__}"
 MAX_PAGE_SIZE: Final = 20_000
+#: 404 codes meaning the company or environment is missing, not the entity asked for
+MISSING_CONTAINER_CODES: Final = frozenset({"Internal_CompanyNotFound", "BadRequest_ResourceNotFound"})
 
 
 class RefreshToken:
@@ -30,23 +37,15 @@ REFRESH_TOKEN: Final = RefreshToken()
 class Exchange:
     """One GET to the API: its URL, parameters and headers, and the reading of its answer."""
 
-    def __init__(
-        self,
-        settings: ClientSettings,
-        urls: ApiUrls,
-        url: str,
-        params: Mapping[str, str] | None = None,
-        *,
-        page_size: int | None = None,
-        context: str | None = None,
-    ) -> None:
-        urls.ensure_same_origin(url)
+    def __init__(self, settings: ClientSettings, urls: ApiUrls, query: Query, *, page_size: int | None = None) -> None:
+        urls.ensure_same_origin(query.url)
         if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
-        self.url = url
-        self.params = dict(params) if params else None
+        self.url = query.url
+        self.params = dict(query.params) or None
+        self.missing_ok = query.missing_ok
         self.client_request_id = str(uuid.uuid4())
-        self.context = f"{context or 'GET'} in environment {settings.environment!r}"
+        self.context = f"{query.context} in environment {settings.environment!r}"
         self._static_headers = {"client-request-id": self.client_request_id}
         if page_size is not None:
             self._static_headers["Prefer"] = f"odata.maxpagesize={page_size}"
@@ -60,18 +59,22 @@ class Exchange:
         return {**self._static_headers, "Authorization": f"Bearer {token}"}
 
     def outcome(self, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | RefreshToken:
-        """The parsed JSON body on success, :data:`REFRESH_TOKEN` on a first 401, else raise."""
+        """The parsed JSON body on success, :data:`REFRESH_TOKEN` on a first 401, else raise.
+
+        A missing entity answers ``{"value": []}`` when the query allows it (``missing_ok``).
+        """
         if status == 401 and self._attempts == 1:
             return REFRESH_TOKEN
         if not 200 <= status < 300:
-            raise error_from_response(
-                status,
-                headers,
-                body,
-                url=self.url,
-                client_request_id=self.client_request_id,
-                context=self.context,
+            error = error_from_response(
+                status, headers, body, url=self.url, client_request_id=self.client_request_id, context=self.context
             )
+            missing_entity = (
+                isinstance(error, BusinessCentralNotFoundError) and error.code not in MISSING_CONTAINER_CODES
+            )
+            if self.missing_ok and missing_entity:
+                return {"value": []}
+            raise error
         try:
             payload = json.loads(body)
         except ValueError:

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
 from airflow_provider_bc.client.odata import query_options
 from airflow_provider_bc.client.urls import ApiUrls
-
-#: 404 codes meaning the company or environment is missing, not the entity asked for
-MISSING_CONTAINER_CODES = frozenset({"Internal_CompanyNotFound", "BadRequest_EnvironmentNotFound", "NoEnvironment"})
 
 
 @dataclass(frozen=True)
 class Query:
-    """One GET: where, with which query options, and how to describe it in an error."""
+    """One GET: where, with which query options, and how to describe it in an error.
+
+    With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
+    reads as an empty collection instead of raising.
+    """
 
     url: str
     params: dict[str, str] = field(default_factory=dict)
     context: str = "GET"
+    missing_ok: bool = False
 
 
 def entity_query(
@@ -72,16 +73,11 @@ def lookup_query(
     if (entity_id is None) == (filter is None):
         raise ValueError("give exactly one of entity_id and filter")
     if entity_id is not None:
-        return entity_query(urls, entity_set, entity_id, company_id, select)
+        return replace(entity_query(urls, entity_set, entity_id, company_id, select), missing_ok=True)
     return collection_query(urls, entity_set, company_id, filter=filter, select=select, top=top)
 
 
 def found_entities(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entities of a lookup answer: a collection's ``value``, or the single entity itself."""
+    """The entities of an answer: a collection's ``value``, or the single entity itself."""
     value = payload.get("value")
     return list(value) if isinstance(value, list) else [payload]
-
-
-def is_missing_entity(error: BusinessCentralNotFoundError) -> bool:
-    """Whether a 404 says the entity is absent (not its company or environment)."""
-    return error.code not in MISSING_CONTAINER_CODES
