@@ -1,0 +1,32 @@
+"""Parsing a DAG file that uses the operator and the sensor stays light: no msal, no httpx of ours."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import EXAMPLE_DAGS
+
+PROBE = """
+import json, runpy, sys
+from airflow.providers.common.compat.sdk import DAG, BaseOperator, BaseSensorOperator  # what any DAG file loads
+baseline = set(sys.modules)
+runpy.run_path(sys.argv[1])
+print(json.dumps({"baseline": sorted(baseline), "after": sorted(sys.modules)}))
+"""
+
+
+def test_importing_a_dag_with_operator_and_sensor_loads_neither_msal_nor_httpx() -> None:
+    dag_file = EXAMPLE_DAGS / "bc_wait_for_posting.py"  # uses both the sensor and the get operator
+    out = subprocess.run([sys.executable, "-c", PROBE, str(dag_file)], capture_output=True, text=True, check=True)
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    after, added = set(modules["after"]), set(modules["after"]) - set(modules["baseline"])
+    assert "airflow_provider_bc.sensors.business_central" in after  # the DAG file really was imported
+    assert "airflow_provider_bc.operators.business_central" in after
+    assert not {m for m in after if m == "msal" or m.startswith("msal.")}
+    # Airflow's own task SDK imports httpx before any DAG file; the provider must add none of it
+    assert not {m for m in added if m == "httpx" or m.startswith("httpx.")}
+    lazy = {"airflow_provider_bc.client.async_client", "airflow_provider_bc.client.async_transport"}
+    lazy |= {"airflow_provider_bc.client.auth", "airflow_provider_bc.triggers.business_central"}
+    assert not lazy & after
