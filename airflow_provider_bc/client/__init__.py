@@ -13,6 +13,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralNotFoundError,
     BusinessCentralPermissionError,
     BusinessCentralThrottledError,
+    BusinessCentralTLSError,
 )
 from airflow_provider_bc.client.settings import ClientSettings
 
@@ -24,6 +25,7 @@ __all__ = [
     "BusinessCentralError",
     "BusinessCentralNotFoundError",
     "BusinessCentralPermissionError",
+    "BusinessCentralTLSError",
     "BusinessCentralThrottledError",
     "ClientSettings",
 ]

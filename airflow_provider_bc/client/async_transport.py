@@ -7,12 +7,13 @@ import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ProtocolError
+from urllib3.exceptions import MaxRetryError
 
 from airflow_provider_bc.client.errors import BusinessCentralConnectionError
 from airflow_provider_bc.client.exchange import USER_AGENT
-from airflow_provider_bc.client.retry import BusinessCentralRetry, retry_policy
+from airflow_provider_bc.client.retry import BusinessCentralRetry, after_dropped_read, retry_policy
 from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.transport import tls_error
 
 if TYPE_CHECKING:
     import httpx
@@ -27,6 +28,15 @@ class _AnswerView:
 
     def get_redirect_location(self) -> bool:
         return False
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
@@ -60,18 +70,16 @@ class AsyncTransport:
             try:
                 response = await self._client.get(url, params=params, headers=headers)
             except httpx.TransportError as exc:
-                error = (
-                    ConnectTimeoutError(str(exc)) if isinstance(exc, httpx.ConnectError) else ProtocolError(str(exc))
-                )
-                try:
-                    retry = retry.increment("GET", url, error=error)
-                except (MaxRetryError, ProtocolError, ConnectTimeoutError):
+                if _is_tls_failure(exc):
+                    raise tls_error(url, self._settings, exc) from None
+                next_retry = after_dropped_read(retry, url, exc)
+                if next_retry is None:
                     raise BusinessCentralConnectionError(
-                        f"GET {url} got no answer after {self._settings.max_retries} retries: "
-                        f"{type(exc).__name__}: {exc}",
+                        f"GET {url} got no complete answer (retries included): {type(exc).__name__}: {exc}",
                         url=url,
                         client_request_id=headers.get("client-request-id"),
                     ) from None
+                retry = next_retry
                 await asyncio.sleep(retry.wait_for())
                 continue
             if not retry.is_retry("GET", response.status_code, "Retry-After" in response.headers):

@@ -12,14 +12,23 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.errors import BusinessCentralAuthError
+import requests
+
+from airflow_provider_bc.client.errors import (
+    BusinessCentralAuthError,
+    BusinessCentralConnectionError,
+    BusinessCentralThrottledError,
+)
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import PinnedSession
+from airflow_provider_bc.client.transport import PinnedSession, tls_error
 
 if TYPE_CHECKING:
     import msal
 
 log = logging.getLogger(__name__)
+
+#: OAuth error codes for which asking again later may work
+_ENTRA_TRANSIENT = frozenset({"temporarily_unavailable", "server_error", "http_error"})
 
 
 @dataclass
@@ -91,15 +100,23 @@ class TokenProvider:
             credential = self.credential
             with credential.lock:
                 result = credential.app.acquire_token_for_client(scopes=[self._settings.scope])
-        except (OSError, ValueError) as exc:  # requests' errors are OSErrors; MSAL raises ValueError on bad JSON
+        except requests.exceptions.SSLError as exc:
+            raise tls_error(self._settings.authority_url, self._settings, exc) from None
+        except OSError as exc:  # requests' errors: Entra unreachable, or a 5xx from it
+            raise BusinessCentralConnectionError(
+                f"could not get a token from Entra ID at {self._settings.authority_url}: {type(exc).__name__}: {exc}"
+            ) from None
+        except ValueError as exc:  # MSAL: the authority's discovery failed (e.g. unknown tenant)
             raise BusinessCentralAuthError(
-                f"could not reach Entra ID at {self._settings.authority_url}: {type(exc).__name__}: {exc}"
+                f"Entra ID authority {self._settings.authority_url} is not usable (check extra 'tenant_id' "
+                f"and 'authority'): {exc}"
             ) from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
-            error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
-            description = result.get("error_description", "") if isinstance(result, dict) else ""
-            raise BusinessCentralAuthError(
+            error = str(result.get("error", "unknown_error")) if isinstance(result, dict) else "unknown_error"
+            description = str(result.get("error_description", "")) if isinstance(result, dict) else ""
+            error_class = BusinessCentralThrottledError if error in _ENTRA_TRANSIENT else BusinessCentralAuthError
+            raise error_class(
                 f"Entra ID refused a token for client id {self._settings.client_id} in tenant "
                 f"{self._settings.tenant_id}: {error}: {description.splitlines()[0] if description else ''}",
                 code=error,

@@ -96,9 +96,13 @@ class BusinessCentralServerError(BusinessCentralError):
 
 
 class BusinessCentralConnectionError(BusinessCentralError):
-    """No answer: connection refused or dropped, TLS failure, or timeout, after retries."""
+    """No answer: connection refused or dropped, or timeout, after retries."""
 
     transient = True
+
+
+class BusinessCentralTLSError(BusinessCentralError):
+    """The server's TLS certificate was not trusted: a wrong ``verify`` CA bundle, or interception."""
 
 
 def _error_class(status: int) -> type[BusinessCentralError]:
@@ -112,7 +116,7 @@ def _error_class(status: int) -> type[BusinessCentralError]:
         return BusinessCentralPermissionError
     if status == 404:
         return BusinessCentralNotFoundError
-    if status >= 500:
+    if status >= 500 or status == 408:  # 408: BC's 8-minute operation timeout
         return BusinessCentralServerError
     return BusinessCentralError
 

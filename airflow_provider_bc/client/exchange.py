@@ -23,8 +23,9 @@ from airflow_provider_bc.client.urls import ApiUrls
 
 USER_AGENT: Final = f"airflow-provider-business-central/{__version__}"
 MAX_PAGE_SIZE: Final = 20_000
-#: 404 codes meaning the company or environment is missing, not the entity asked for
-MISSING_CONTAINER_CODES: Final = frozenset({"Internal_CompanyNotFound", "BadRequest_ResourceNotFound"})
+#: 404 codes saying the record asked for does not exist; any other 404 (an unknown company,
+#: environment, entity set or route, or a gateway's page) stays an error even for lookups
+ENTITY_MISSING_CODES: Final = frozenset({"Internal_RecordNotFound"})
 
 
 class RefreshToken:
@@ -38,10 +39,9 @@ class Exchange:
     """One GET to the API: its URL, parameters and headers, and the reading of its answer."""
 
     def __init__(self, settings: ClientSettings, urls: ApiUrls, query: Query, *, page_size: int | None = None) -> None:
-        urls.ensure_same_origin(query.url)
         if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
-        self.url = query.url
+        self.url = urls.pin_to_origin(query.url)
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
         self.client_request_id = str(uuid.uuid4())
@@ -69,9 +69,7 @@ class Exchange:
             error = error_from_response(
                 status, headers, body, url=self.url, client_request_id=self.client_request_id, context=self.context
             )
-            missing_entity = (
-                isinstance(error, BusinessCentralNotFoundError) and error.code not in MISSING_CONTAINER_CODES
-            )
+            missing_entity = isinstance(error, BusinessCentralNotFoundError) and error.code in ENTITY_MISSING_CODES
             if self.missing_ok and missing_entity:
                 return {"value": []}
             raise error

@@ -60,7 +60,7 @@ class ClientSettings:
     backoff_max: float = 60.0
     retry_after_max: int = 300
     verify: bool | str = True
-    proxies: Mapping[str, str] = field(default_factory=dict)
+    proxies: Mapping[str, str] = field(default_factory=dict, repr=False)  # may carry user:password
     read_only_intent: bool = False
     #: where these settings came from, for error messages ("connection 'business_central_default'")
     source: str | None = field(default=None, compare=False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+import uuid
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadRequestError,
@@ -13,6 +14,7 @@ from airflow_provider_bc.client.errors import (
 from airflow_provider_bc.client.settings import ClientSettings, is_guid
 
 _ENTITY_SET = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
+_UNSAFE_URL = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -24,12 +26,12 @@ def origin_of(url: str) -> tuple[str, str, int]:
 
 
 def check_guid(value: object, what: str) -> str:
-    """Return ``value`` as GUID text, or raise a bad-request error naming ``what`` before any request."""
+    """``value`` as canonical GUID text, or raise a bad-request error naming ``what`` before any request."""
     if not is_guid(value):
         raise BusinessCentralBadRequestError(
             f"{what} must be a GUID like 44a76d24-52ff-eb11-bb76-000d3a220646, got {value!r}"
         )
-    return str(value).lower()
+    return str(uuid.UUID(str(value)))
 
 
 def check_entity_set(entity_set: str) -> str:
@@ -45,6 +47,7 @@ class ApiUrls:
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self.origin = origin_of(settings.api_host)
+        self._origin_parts = urlsplit(settings.api_host)
         self.service_root = (
             f"{settings.api_host}/v2.0/{quote(settings.tenant_id)}/{quote(settings.environment)}/{settings.api_route}"
         )
@@ -73,11 +76,18 @@ class ApiUrls:
         key = check_guid(entity_id, f"{entity_set} id")
         return f"{self.entity_set(entity_set, company_id)}({key})"
 
-    def ensure_same_origin(self, url: str) -> None:
-        """Refuse any URL (e.g. a nextLink) outside the configured API origin: the token stays home."""
-        if origin_of(url) != self.origin:
-            scheme, host, port = origin_of(url)
+    def pin_to_origin(self, url: str) -> str:
+        """``url`` rebuilt on the configured API origin, or refused: the bearer token stays home.
+
+        A URL (e.g. a server's nextLink) must name exactly the configured scheme, host and port,
+        with no user info, backslash, whitespace or control character that another URL parser
+        could read as a different host; only its path and query are kept.
+        """
+        parts = urlsplit(url)
+        suspicious = _UNSAFE_URL.search(url) or parts.username is not None or parts.password is not None
+        if suspicious or origin_of(url) != self.origin:
             raise BusinessCentralError(
-                f"refusing to send the bearer token to {scheme}://{host}:{port}: "
-                f"it is not the configured API origin {self._settings.api_host!r} (a nextLink pointing elsewhere?)"
+                f"refusing to send the bearer token to {url[:200]!r}: it is not on the configured API origin "
+                f"{self._settings.api_host!r} (a nextLink pointing elsewhere?)"
             )
+        return urlunsplit((self._origin_parts.scheme, self._origin_parts.netloc, parts.path, parts.query, ""))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -83,11 +82,14 @@ def settings_from_connection(
     proxies = _extra_value(extra, "proxies")
     if proxies is not None:
         try:
-            options["proxies"] = json.loads(proxies) if isinstance(proxies, str) else dict(proxies)
-        except (TypeError, ValueError):
+            parsed = json.loads(proxies) if isinstance(proxies, str) else proxies
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
             raise BusinessCentralConfigError(
                 "proxies", 'must be a JSON object like {"https": "http://proxy:3128"}', source=source
-            ) from None
+            )
+        options["proxies"] = parsed
     settings = ClientSettings(
         client_id=login or "",
         client_secret=password or "",
@@ -124,20 +126,18 @@ class BusinessCentralHook(BaseHook):
 
     async def aget_settings(self) -> ClientSettings:
         """The connection's settings, read without blocking the event loop (for triggers)."""
-        aget_connection = getattr(BaseHook, "aget_connection", None)  # Airflow >= 3.1
-        if aget_connection is not None:
-            conn = await aget_connection(self.business_central_conn_id)
-        else:
-            conn = await asyncio.to_thread(self.get_connection, self.business_central_conn_id)
-        return self._settings_of(conn)
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
-    def _settings_of(self, conn: Any) -> ClientSettings:
+        conn = await get_async_connection(self.business_central_conn_id, hook=self)
+        return self._settings_of(conn, await get_async_extra_dejson(conn))
+
+    def _settings_of(self, conn: Any, extra: Mapping[str, Any] | None = None) -> ClientSettings:
         return settings_from_connection(
             self.business_central_conn_id,
             login=conn.login,
             password=conn.password,
             host=conn.host,
-            extra=conn.extra_dejson,
+            extra=conn.extra_dejson if extra is None else extra,
         )
 
     @cached_property

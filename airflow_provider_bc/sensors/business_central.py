@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     BaseSensorOperator,
@@ -144,7 +143,8 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
             return self._result(event["records"])
         if status == "timeout":
             raise AirflowSensorTimeout(f"{self.task_id}: {event.get('message')} (timeout {self.timeout} s)")
-        raise AirflowException(f"{self.task_id}: {event.get('message', event)}")
+        # the trigger only gives up on errors that waiting cannot fix: no task retries either
+        raise AirflowFailException(f"{self.task_id}: {event.get('message', event)}")
 
 
 class BusinessCentralItemLedgerEntrySensor(BusinessCentralEntitySensor):

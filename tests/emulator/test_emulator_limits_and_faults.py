@@ -92,6 +92,14 @@ def test_drop(api: Any) -> None:
     assert api.emulator.stats()["requests"]["companies"] == {"0": 1, "200": 1}
 
 
+def test_cut_mid_body(api: Any) -> None:
+    api.emulator.add_fault("cut", route="itemLedgerEntries")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):  # headers came, half the body did not
+        api.get(api.entries_path())
+    assert api.get(api.entries_path()).status_code == 200
+    assert api.emulator.stats()["requests"]["itemLedgerEntries"] == {"0": 1, "200": 1}
+
+
 def test_invalid_json(api: Any) -> None:
     api.emulator.add_fault("invalid_json", route="itemLedgerEntries")
     response = api.get(api.entries_path())

@@ -69,7 +69,10 @@ def test_dropped_connections_and_html_pages_are_retried(
     bc_connection()
     bc_emulator.add_fault("drop", count=1, route="itemLedgerEntry")
     bc_emulator.add_fault("html", count=1, route="itemLedgerEntry")
+    bc_emulator.add_fault("cut", count=1, route="itemLedgerEntry")
     assert BusinessCentralHook().get_item_ledger_entry(DOCUMENTED_ID)["entryNumber"] == 1
+    statuses = [r["status"] for r in bc_emulator.recent_requests() if r["route"] == "itemLedgerEntry"]
+    assert statuses == [0, 502, 0, 200]  # dropped, HTML page, cut mid-body, served
 
 
 class _Listener:
@@ -103,15 +106,27 @@ def other_origin() -> Iterator[_Listener]:
     listener.close()
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "https://127.0.0.1:{other}/v2.0/steal?$skiptoken=x",
+        # parsers disagree on these: some see the API host, requests would connect to the other one
+        "https://127.0.0.1:{other}\\@127.0.0.1:{api}/v2.0/steal?$skiptoken=x",
+        "https://user@127.0.0.1:{api}/v2.0/x?$skiptoken=x",
+    ],
+    ids=["other-port", "backslash-userinfo", "userinfo"],
+)
 def test_next_link_to_another_origin_is_refused(
-    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]], other_origin: _Listener
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]], other_origin: _Listener, shape: str
 ) -> None:
     bc_connection()
-    foreign = f"https://127.0.0.1:{other_origin.port}/v2.0/steal?$skiptoken=x"
+    api_port = bc_emulator.base_url.rsplit(":", 1)[1]
+    foreign = shape.format(other=other_origin.port, api=api_port)
     bc_emulator.add_fault("next_link", count=1, route="itemLedgerEntries", next_link=foreign)
     pages = BusinessCentralHook().iter_pages("itemLedgerEntries", select="id", page_size=100)
     assert len(next(pages).entities) == 100
     with pytest.raises(BusinessCentralError, match="refusing to send the bearer token") as caught:
         next(pages)
-    assert str(other_origin.port) in str(caught.value)
+    assert repr(foreign)[1:40] in str(caught.value)
     assert other_origin.connections == 0
+    assert [r["route"] for r in bc_emulator.recent_requests()].count("itemLedgerEntries") == 1

@@ -98,3 +98,36 @@ def test_sensor_needs_exactly_one_way_to_find() -> None:
         BusinessCentralEntitySensor(task_id="s", entity_set="itemLedgerEntries")
     with pytest.raises(ValueError, match="entity_id, or filter"):
         BusinessCentralEntitySensor(task_id="s2", entity_set="itemLedgerEntries", entity_id=DOCUMENTED_ID, filter="x")
+
+
+def test_sensor_fails_at_once_on_a_misspelled_entity_set(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    bc_connection()
+    sensor = BusinessCentralEntitySensor(task_id="s", entity_set="itemLedgerEntrys", entity_id=DOCUMENTED_ID)
+    with pytest.raises(AirflowFailException, match="404"):
+        sensor.poke({})
+
+
+def test_sensor_keeps_waiting_while_entra_is_unreachable(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    bc_connection(fresh_client=True, authority=f"https://127.0.0.1:{port}", max_retries=0)
+    sensor = BusinessCentralItemLedgerEntrySensor(task_id="s", entry_id=DOCUMENTED_ID)
+    assert not sensor.poke({}).is_done  # an outage is waited out, not mistaken for bad credentials
+
+
+def test_untrusted_certificate_is_a_tls_error_not_an_outage(bc_connection: Callable[..., dict[str, Any]]) -> None:
+    from airflow_provider_bc.client.errors import BusinessCentralTLSError
+    from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+
+    bc_connection(fresh_client=True, verify=True)  # the system CAs do not trust the emulator's CA
+    with pytest.raises(BusinessCentralTLSError, match="verify") as caught:
+        BusinessCentralHook().list_companies()
+    assert not caught.value.transient
+    sensor = BusinessCentralItemLedgerEntrySensor(task_id="s", entry_id=DOCUMENTED_ID)
+    with pytest.raises(AirflowFailException, match="TLS certificate"):
+        sensor.poke({})

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.module_loading import import_string
-from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_bc.sensors.business_central import BusinessCentralItemLedgerEntrySensor
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
@@ -89,7 +89,7 @@ def test_trigger_reports_a_wrong_secret_as_an_error(
     )
     event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=20))
     assert event["status"] == "error" and "invalid_client" in event["message"]
-    with pytest.raises(AirflowException, match="invalid_client"):
+    with pytest.raises(AirflowFailException, match="invalid_client"):
         BusinessCentralItemLedgerEntrySensor(task_id="w", filter="quantity gt 0").execute_complete({}, event)
 
 

@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_bc.client.errors import BusinessCentralBadRequestError, BusinessCentralConfigError
+from airflow_provider_bc.client.errors import (
+    BusinessCentralBadRequestError,
+    BusinessCentralConfigError,
+    BusinessCentralError,
+)
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.hooks.business_central import settings_from_connection
@@ -55,6 +59,7 @@ def test_defaults_point_at_business_central_online() -> None:
         ({"extra": {"timeout": "soon"}}, "timeout"),
         ({"extra": {"read_only_intent": "maybe"}}, "read_only_intent"),
         ({"extra": {"proxies": "{not json"}}, "proxies"),
+        ({"extra": {"proxies": '["http://proxy:3128"]'}}, "proxies"),
     ],
 )
 def test_bad_connection_names_the_field_and_connection(changes: dict[str, Any], field: str) -> None:
@@ -87,3 +92,33 @@ def test_ids_are_checked_before_any_request() -> None:
     no_company = ApiUrls(build(extra={"company_id": None}))
     with pytest.raises(BusinessCentralConfigError, match="no company given"):
         no_company.entity_set("itemLedgerEntries")
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/v2.0/x",
+        "https://evil.example\\@api.businesscentral.dynamics.com/v2.0/x",
+        "https://user:pw@api.businesscentral.dynamics.com/v2.0/x",
+        "https://api.businesscentral.dynamics.com:8443/v2.0/x",
+        "http://api.businesscentral.dynamics.com/v2.0/x",
+        "https://api.businesscentral.dynamics.com/v2.0/x\r\nHost: evil.example",
+    ],
+)
+def test_links_off_the_api_origin_are_refused(link: str) -> None:
+    with pytest.raises(BusinessCentralError, match="refusing to send the bearer token"):
+        ApiUrls(build()).pin_to_origin(link)
+
+
+def test_links_on_the_api_origin_keep_path_and_query_only() -> None:
+    pinned = ApiUrls(build()).pin_to_origin("HTTPS://API.businesscentral.dynamics.com:443/v2.0/x?$skiptoken=a#frag")
+    assert pinned == "https://api.businesscentral.dynamics.com/v2.0/x?$skiptoken=a"
+
+
+def test_guids_are_canonicalised() -> None:
+    urls = ApiUrls(build())
+    assert urls.entity("itemLedgerEntries", "44A76D24-52FF-EB11-BB76-000D3A220646").endswith(
+        "(44a76d24-52ff-eb11-bb76-000d3a220646)"
+    )
+    with pytest.raises(BusinessCentralBadRequestError):
+        urls.entity("itemLedgerEntries", "44a76d2452ff-eb11-bb76-000d3a220646--")

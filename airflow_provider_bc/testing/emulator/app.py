@@ -10,7 +10,7 @@ from .bc_api import BusinessCentralApi
 from .control import control_reply
 from .entra import EntraError, entra_error_reply
 from .errors import ApiError, bc_headers, error_reply
-from .faults import DROP, NEXT_LINK
+from .faults import CUT, DROP, REAL_ANSWER_KINDS
 from .routes import CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
 from .state import EmulatorState
 from .stats import DROPPED
@@ -38,13 +38,18 @@ class EmulatorApp:
             self.state.stats.record(request, route.name, DROPPED)
             await drop_connection(send, receive)
             return
-        if fault is not None and fault.kind != NEXT_LINK:
+        if fault is not None and fault.kind not in REAL_ANSWER_KINDS:
             reply = fault.reply(route.name, correlation_id)
         elif entra:
             reply = self._entra(route, request, correlation_id)
         else:
             reply = await self._business_central(route, request, correlation_id)
             reply = fault.rewrite(reply) if fault is not None else reply
+        if fault is not None and fault.kind == CUT:  # the real answer, cut off half-way through its body
+            self.state.stats.record(request, route.name, DROPPED)
+            await send_reply(send, reply, cut_at=len(reply.body) // 2)
+            await drop_connection(send, receive)
+            return
         self.state.stats.record(request, route.name, reply.status)
         await send_reply(send, reply)
 

@@ -62,12 +62,15 @@ def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) ->
     return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
 
 
-async def send_reply(send: Send, reply: Reply) -> None:
-    """Send ``reply`` with its Content-Length."""
+async def send_reply(send: Send, reply: Reply, *, cut_at: int | None = None) -> None:
+    """Send ``reply`` with its Content-Length; with ``cut_at``, only that much of the body, unfinished."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
     headers.append((b"content-length", str(len(reply.body)).encode()))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": reply.body})
+    if cut_at is None:
+        await send({"type": "http.response.body", "body": reply.body})
+    else:
+        await send({"type": "http.response.body", "body": reply.body[:cut_at], "more_body": True})
 
 
 async def drop_connection(send: Send, receive: Receive) -> None:

@@ -20,8 +20,10 @@ STATUS_FAULTS = {
     503: ("Internal_ServiceUnavailable", "The service is temporarily unavailable.", "temporarily_unavailable", 90033),
     504: ("Internal_GatewayTimeout", "The request timed out at the gateway.", "temporarily_unavailable", 90033),
 }
-DROP, INVALID_JSON, HTML, NEXT_LINK = "drop", "invalid_json", "html", "next_link"
-KINDS = frozenset({*map(str, STATUS_FAULTS), DROP, INVALID_JSON, HTML, NEXT_LINK})
+DROP, CUT, INVALID_JSON, HTML, NEXT_LINK = "drop", "cut", "invalid_json", "html", "next_link"
+KINDS = frozenset({*map(str, STATUS_FAULTS), DROP, CUT, INVALID_JSON, HTML, NEXT_LINK})
+#: kinds that alter the real answer instead of replacing it
+REAL_ANSWER_KINDS = frozenset({CUT, NEXT_LINK})
 TRUNCATED_BODY = b'{"@odata.context":"$metadata#companies","value":[{"@odata.etag":"W/\\"JzQ0O2Zy'
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 - Web server "
@@ -80,7 +82,7 @@ class Fault:
         return reply
 
     def reply(self, route: str, correlation_id: str) -> Reply:
-        """The answer replacing the real one (faults other than ``drop`` and ``next_link``)."""
+        """The answer replacing the real one (faults other than ``drop``, ``cut`` and ``next_link``)."""
         if self.kind == HTML:
             return Reply(502, HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
         if self.kind == INVALID_JSON:

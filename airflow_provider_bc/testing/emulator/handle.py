@@ -209,9 +209,10 @@ class EmulatorHandle:
         retry_after: int | None = None,
         next_link: str | None = None,
     ) -> None:
-        """Make the next ``count`` matching requests fail: status 401/429/500/502/503/504 (a BC or Entra
-        error body; ``Retry-After`` only if ``retry_after`` is given), ``"drop"`` (connection closed without
-        an answer), ``"invalid_json"`` (200, truncated body), ``"html"`` (502 HTML page) or
+        """Make the next ``count`` matching requests fail: status 401/429/500/502/503/504 (a BC or
+        Entra error body; ``Retry-After`` only if ``retry_after`` is given), ``"drop"`` (connection
+        closed without an answer), ``"cut"`` (the real answer, connection closed half-way through
+        its body), ``"invalid_json"`` (200, truncated body), ``"html"`` (502 HTML page) or
         ``"next_link"`` (the real page with ``@odata.nextLink`` set to ``next_link``).
         ``route`` is a route name as in :meth:`stats`; ``path_contains`` matches path and query."""
         fault = {"kind": str(kind_or_status), "count": count, "route": route, "method": method}
