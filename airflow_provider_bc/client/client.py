@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
 
 from airflow_provider_bc.client.auth import TokenProvider
 from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
@@ -23,6 +25,17 @@ from airflow_provider_bc.client.urls import ApiUrls
 log = logging.getLogger(__name__)
 
 ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
+
+
+class ReadOptions(TypedDict, total=False):
+    """Keyword options of a collection read (:meth:`BusinessCentralClient.iter_pages`)."""
+
+    company_id: str | None
+    filter: str | None
+    select: Iterable[str] | str | None
+    orderby: Iterable[str] | str | None
+    page_size: int | None
+    next_link: str | None
 
 
 @dataclass(frozen=True)
@@ -108,20 +121,9 @@ class BusinessCentralClient:
                 return
             query = Query(url, context=query.context)
 
-    def iter_entities(
-        self,
-        entity_set: str,
-        *,
-        company_id: str | None = None,
-        filter: str | None = None,
-        select: Iterable[str] | str | None = None,
-        orderby: Iterable[str] | str | None = None,
-        page_size: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every entity of a collection, a page in memory at a time."""
-        pages = self.iter_pages(
-            entity_set, company_id=company_id, filter=filter, select=select, orderby=orderby, page_size=page_size
-        )
+    def iter_entities(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[dict[str, Any]]:
+        """Every entity of a collection, a page in memory at a time (options as :meth:`iter_pages`)."""
+        pages = self.iter_pages(entity_set, **options)
         while (page := next(pages, None)) is not None:
             entities = page.entities
             del page
