@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 from airflow_provider_bc.client.auth import TokenProvider
 from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
 from airflow_provider_bc.client.queries import (
+    ITEM_LEDGER_ENTRIES,
     Query,
     collection_query,
     entity_query,
@@ -23,8 +24,6 @@ from airflow_provider_bc.client.transport import SyncTransport
 from airflow_provider_bc.client.urls import ApiUrls
 
 log = logging.getLogger(__name__)
-
-ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
 
 
 class ReadOptions(TypedDict, total=False):

@@ -9,6 +9,8 @@ from typing import Any
 from airflow_provider_bc.client.odata import query_options
 from airflow_provider_bc.client.urls import ApiUrls
 
+ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
+
 
 @dataclass(frozen=True)
 class Query:

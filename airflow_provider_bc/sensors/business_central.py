@@ -17,13 +17,12 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.odata import all_of, decode_enums, filter_from_match
+from airflow_provider_bc.client.queries import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.connection_fields import DEFAULT_CONN_ID
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
 
 
 class BusinessCentralEntitySensor(BaseSensorOperator):
