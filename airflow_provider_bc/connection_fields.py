@@ -11,9 +11,10 @@ from airflow_provider_bc.client.settings import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_SCOPE,
 )
+from airflow_provider_bc.names import CONN_TYPE, DEFAULT_CONN_ID
 
-CONN_TYPE = "business_central"
-DEFAULT_CONN_ID = "business_central_default"
+__all__ = ["CONN_TYPE", "DEFAULT_CONN_ID", "EXTRA_FIELDS", "HOOK_NAME", "UI_FIELD_BEHAVIOUR"]
+
 HOOK_NAME = "Microsoft Dynamics 365 Business Central"
 
 #: extra field -> (label, JSON type, default, description)

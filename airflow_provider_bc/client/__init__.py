@@ -6,26 +6,38 @@ also be used from plain Python (scripts, notebooks, tests).
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralAuthError,
+    BusinessCentralBadAnswerError,
     BusinessCentralBadRequestError,
     BusinessCentralConfigError,
     BusinessCentralConnectionError,
     BusinessCentralError,
     BusinessCentralNotFoundError,
     BusinessCentralPermissionError,
+    BusinessCentralQueryError,
+    BusinessCentralServerError,
     BusinessCentralThrottledError,
     BusinessCentralTLSError,
+    BusinessCentralTokenRejectedError,
+    BusinessCentralUnsafeLinkError,
 )
+from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.settings import ClientSettings
 
 __all__ = [
     "BusinessCentralAuthError",
+    "BusinessCentralBadAnswerError",
     "BusinessCentralBadRequestError",
     "BusinessCentralConfigError",
     "BusinessCentralConnectionError",
     "BusinessCentralError",
     "BusinessCentralNotFoundError",
     "BusinessCentralPermissionError",
+    "BusinessCentralQueryError",
+    "BusinessCentralServerError",
     "BusinessCentralTLSError",
     "BusinessCentralThrottledError",
+    "BusinessCentralTokenRejectedError",
+    "BusinessCentralUnsafeLinkError",
     "ClientSettings",
+    "Lookup",
 ]

@@ -1,23 +1,30 @@
-"""Business Central client (async) for triggers: lookups over httpx, MSAL kept off the event loop."""
+"""Business Central client (async) for triggers: httpx, MSAL kept off the event loop, the sync
+client's URLs, retry decisions, answer reading and paging."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import time
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
+from typing_extensions import Unpack
+
 from airflow_provider_bc.client.auth import TokenProvider
-from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
+from airflow_provider_bc.client.client import ReadOptions, first_page_query, log_page
+from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.client.exchange import Exchange
+from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.paging import Page, PageCursor
 from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
+from airflow_provider_bc.client.retry import Attempts
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
 
-log = logging.getLogger(__name__)
-
 
 class AsyncBusinessCentralClient:
-    """Async twin of :class:`~airflow_provider_bc.client.client.BusinessCentralClient` for lookups.
+    """Async twin of :class:`~airflow_provider_bc.client.client.BusinessCentralClient`.
 
     Use as ``async with AsyncBusinessCentralClient(settings) as client: ...``.
     """
@@ -38,19 +45,35 @@ class AsyncBusinessCentralClient:
     ) -> None:
         await self._transport.aclose()
 
-    async def run(self, query: Query) -> dict[str, Any]:
-        """Send a prepared :class:`Query` and return its JSON object."""
-        exchange = Exchange(self.settings, self.urls, query)
+    async def run(
+        self, query: Query, *, page_size: int | None = None, time_budget: float | None = None
+    ) -> dict[str, Any]:
+        """As ``BusinessCentralClient.run``; MSAL (sync, may do HTTP) runs in a worker thread."""
+        exchange = Exchange(self.settings, query, page_size=page_size)
+        deadline = None if time_budget is None else time.monotonic() + time_budget
+        attempts = Attempts(self.settings, f"GET {query.url}", deadline=deadline)
         while True:
-            # MSAL is sync (and may do HTTP): keep it off the event loop.
-            token = await asyncio.to_thread(self._tokens.token)
-            response = await self._transport.get(exchange.url, exchange.params, exchange.headers(token))
-            outcome = exchange.outcome(response.status_code, response.headers, response.content)
-            if outcome is not REFRESH_TOKEN:
-                return outcome  # type: ignore[return-value]
-            log.warning("Business Central answered 401 to %s; fetching a new token and retrying once", query.url)
-            await asyncio.to_thread(self._tokens.invalidate)
+            try:
+                token = await asyncio.to_thread(self._tokens.token)
+                return exchange.read(await self._transport.get(exchange.url, exchange.params, exchange.headers(token)))
+            except BusinessCentralError as error:
+                retrying = attempts.after(error)
+            if retrying.new_token:
+                await asyncio.to_thread(self._tokens.invalidate)
+            await asyncio.sleep(retrying.wait)
 
-    async def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+    async def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """As ``BusinessCentralClient.lookup``: the entity or matches, ``[]`` when there is none yet."""
-        return found_entities(await self.run(lookup_query(self.urls, entity_set, **options)))
+        query = lookup_query(self.urls, lookup)
+        return found_entities(await self.run(query, time_budget=time_budget), query.context)
+
+    async def iter_pages(self, entity_set: str, **options: Unpack[ReadOptions]) -> AsyncIterator[Page]:
+        """As ``BusinessCentralClient.iter_pages``, as an async iterator."""
+        cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
+        query: Query | None = cursor.first
+        while query is not None:
+            page = cursor.page(await self.run(query, page_size=options.get("page_size")))
+            log_page(page, cursor, entity_set)
+            yield page
+            del page
+            query = cursor.next_query()

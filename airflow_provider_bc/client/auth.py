@@ -1,7 +1,11 @@
 """Entra ID tokens through MSAL: one application object, and so one token cache, per credential.
 
 MSAL serves tokens from its cache and fetches a new one shortly before expiry; this module only
-decides which application object a request uses and turns MSAL's error dicts into exceptions.
+decides which application object a request uses and turns every way a token request can fail
+into a typed error. Each token request is sent once: Entra's 429/5xx, unreadable answers and
+connection failures are raised as transient errors, which the caller's retry loop
+(:mod:`.retry`) retries from the same budget as the API request that needs the token. (They
+never reach MSAL as answers, so MSAL does not replay a cached failure for its throttle time.)
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import requests
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralAuthError,
-    BusinessCentralConnectionError,
+    BusinessCentralBadAnswerError,
+    BusinessCentralError,
     BusinessCentralThrottledError,
 )
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import PinnedSession, tls_error
+from airflow_provider_bc.client.transport import PinnedSession, no_answer
 
 if TYPE_CHECKING:
     import msal
@@ -51,6 +56,35 @@ def _app_key(settings: ClientSettings) -> tuple[Any, ...]:
     return (settings.authority_url.lower(), settings.client_id, secret_digest, settings.verify, proxies)
 
 
+class EntraSession(PinnedSession):
+    """The session MSAL sends Entra requests through: an outage or a garbled answer is raised as
+    a transient typed error instead of being handed to MSAL."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        response = super().request(method, url, *args, **kwargs)
+        where = f"Entra ID ({_without_query(str(url))})"
+        if response.status_code == 429 or response.status_code >= 500:
+            raise BusinessCentralThrottledError(
+                f"{where} is not answering properly: HTTP {response.status_code}",
+                status=response.status_code,
+                retry_after=response.headers.get("Retry-After"),
+            )
+        if response.status_code < 300:
+            try:
+                response.json()
+            except ValueError:
+                raise BusinessCentralBadAnswerError(
+                    f"{where} answered HTTP {response.status_code} with a body that is not JSON "
+                    f"({len(response.content)} bytes)",
+                    status=response.status_code,
+                ) from None
+        return response
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
 def _build_app(settings: ClientSettings) -> msal.ConfidentialClientApplication:
     import msal
     from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
@@ -63,7 +97,7 @@ def _build_app(settings: ClientSettings) -> msal.ConfidentialClientApplication:
         # Microsoft's own hosts need no discovery; any other host (sovereign proxy, emulator) is
         # trusted because the connection names it explicitly.
         instance_discovery=None if host in WELL_KNOWN_AUTHORITY_HOSTS else False,
-        http_client=PinnedSession(settings),
+        http_client=EntraSession(settings),
     )
 
 
@@ -100,16 +134,14 @@ class TokenProvider:
             credential = self.credential
             with credential.lock:
                 result = credential.app.acquire_token_for_client(scopes=[self._settings.scope])
-        except requests.exceptions.SSLError as exc:
-            raise tls_error(self._settings.authority_url, self._settings, exc) from None
-        except OSError as exc:  # requests' errors: Entra unreachable, or a 5xx from it
-            raise BusinessCentralConnectionError(
-                f"could not get a token from Entra ID at {self._settings.authority_url}: {type(exc).__name__}: {exc}"
-            ) from None
-        except ValueError as exc:  # MSAL: the authority's discovery failed (e.g. unknown tenant)
+        except BusinessCentralError:
+            raise
+        except requests.RequestException as exc:  # Entra unreachable, timed out, or not trusted
+            raise no_answer(self._settings.authority_url, self._settings, None, exc) from None
+        except Exception as exc:  # MSAL: the authority was refused (e.g. an unknown tenant)
             raise BusinessCentralAuthError(
                 f"Entra ID authority {self._settings.authority_url} is not usable (check extra 'tenant_id' "
-                f"and 'authority'): {exc}"
+                f"and 'authority'): {type(exc).__name__}: {str(exc)[:300]}"
             ) from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:

@@ -1,27 +1,25 @@
-"""Business Central API v2.0 client (sync): entities by id, lazy paging, existence, companies."""
+"""Business Central API v2.0 client (sync): entities by id, lookups, lazy paging, companies."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 from typing_extensions import Unpack
 
 from airflow_provider_bc.client.auth import TokenProvider
-from airflow_provider_bc.client.exchange import REFRESH_TOKEN, Exchange
-from airflow_provider_bc.client.queries import (
-    ITEM_LEDGER_ENTRIES,
-    Query,
-    collection_query,
-    entity_query,
-    found_entities,
-    lookup_query,
-)
+from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.client.exchange import Exchange
+from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.paging import Page, PageCursor
+from airflow_provider_bc.client.queries import Query, collection_query, found_entities, lookup_query
+from airflow_provider_bc.client.retry import Attempts
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.transport import SyncTransport
 from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +35,32 @@ class ReadOptions(TypedDict, total=False):
     next_link: str | None
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a collection: its entities and the link to the next page (``None`` on the last)."""
+def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Query:
+    """The GET of a read's first page: the collection with its options, or a page's ``next_link`` to resume."""
+    query = collection_query(
+        urls,
+        entity_set,
+        options.get("company_id"),
+        filter=options.get("filter"),
+        select=options.get("select"),
+        orderby=options.get("orderby"),
+    )
+    next_link = options.get("next_link")
+    return Query(urls.next_link(next_link), context=query.context) if next_link else query
 
-    entities: list[dict[str, Any]]
-    next_link: str | None
-    number: int
+
+def log_page(page: Page, cursor: PageCursor, entity_set: str) -> None:
+    """One line per page read, with the running count."""
+    log.info(
+        "Read page %d of %s: %d entities (%d so far)", page.number, entity_set, len(page.entities), cursor.entities
+    )
 
 
 class BusinessCentralClient:
     """Reads one Business Central environment with the credentials of ``settings``.
 
-    Tokens come from the process-wide MSAL application of the credential; throttling and
-    outages are retried by the transport; a 401 drops the cached token and retries once.
+    Every request runs through one retry budget (:mod:`airflow_provider_bc.client.retry`):
+    throttling, outages, dropped or garbled answers, Entra hiccups and one rejected token.
     """
 
     def __init__(self, settings: ClientSettings) -> None:
@@ -59,66 +69,65 @@ class BusinessCentralClient:
         self._tokens = TokenProvider(settings)
         self._transport = SyncTransport(settings)
 
-    def run(self, query: Query, *, page_size: int | None = None) -> dict[str, Any]:
-        """Send one GET (its URL must be on the API origin) and return its JSON object."""
-        exchange = Exchange(self.settings, self.urls, query, page_size=page_size)
+    def run(self, query: Query, *, page_size: int | None = None, time_budget: float | None = None) -> dict[str, Any]:
+        """Send one GET, retried as :mod:`.retry` decides, and return its JSON object.
+
+        ``time_budget``: seconds from now after which no retry wait is started (the request gives up).
+        """
+        exchange = Exchange(self.settings, query, page_size=page_size)
+        deadline = None if time_budget is None else time.monotonic() + time_budget
+        attempts = Attempts(self.settings, f"GET {query.url}", deadline=deadline)
         while True:
-            response = self._transport.get(exchange.url, exchange.params, exchange.headers(self._tokens.token()))
-            outcome = exchange.outcome(response.status_code, response.headers, response.content)
-            if outcome is not REFRESH_TOKEN:
-                return outcome  # type: ignore[return-value]
-            log.warning("Business Central answered 401 to %s; fetching a new token and retrying once", query.url)
-            self._tokens.invalidate()
+            try:
+                token = self._tokens.token()
+                return exchange.read(self._transport.get(exchange.url, exchange.params, exchange.headers(token)))
+            except BusinessCentralError as error:
+                retrying = attempts.after(error)
+            if retrying.new_token:
+                self._tokens.invalidate()
+            time.sleep(retrying.wait)
+
+    def get(self, lookup: Lookup) -> dict[str, Any]:
+        """The entity ``lookup.entity_id`` (``@odata.*`` annotations kept); raises not-found when absent."""
+        return self.run(lookup_query(self.urls, lookup, missing_ok=False))
 
     def get_entity(
         self,
         entity_set: str,
-        entity_id: object,
+        entity_id: str,
         *,
         company_id: str | None = None,
         select: Iterable[str] | str | None = None,
     ) -> dict[str, Any]:
-        """One entity by its id (``@odata.*`` annotations kept); raises not-found when absent."""
-        return self.run(entity_query(self.urls, entity_set, entity_id, company_id, select))
+        """One entity by its id; raises not-found when absent."""
+        return self.get(Lookup.build(entity_set, entity_id=entity_id, company_id=company_id, select=select))
 
     def get_item_ledger_entry(
-        self, entry_id: object, *, company_id: str | None = None, select: Iterable[str] | str | None = None
+        self, entity_id: str, *, company_id: str | None = None, select: Iterable[str] | str | None = None
     ) -> dict[str, Any]:
         """One item ledger entry by its id."""
-        return self.get_entity(ITEM_LEDGER_ENTRIES, entry_id, company_id=company_id, select=select)
+        return self.get_entity(ITEM_LEDGER_ENTRIES, entity_id, company_id=company_id, select=select)
 
-    def iter_pages(
-        self,
-        entity_set: str,
-        *,
-        company_id: str | None = None,
-        filter: str | None = None,
-        select: Iterable[str] | str | None = None,
-        orderby: Iterable[str] | str | None = None,
-        page_size: int | None = None,
-        next_link: str | None = None,
-    ) -> Iterator[Page]:
+    def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
+        """The entity with ``lookup.entity_id``, or up to ``lookup.top`` matching ``lookup.filter``;
+        ``[]`` when there is none yet."""
+        query = lookup_query(self.urls, lookup)
+        return found_entities(self.run(query, time_budget=time_budget), query.context)
+
+    def iter_pages(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[Page]:
         """Pages of a collection, fetched lazily by following ``@odata.nextLink``.
 
-        Pass a page's ``next_link`` back as ``next_link`` to resume a read where it stopped.
+        Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``, and
+        ``next_link`` (a page's link) to resume a read where it stopped.
         """
-        query = collection_query(self.urls, entity_set, company_id, filter=filter, select=select, orderby=orderby)
-        if next_link:
-            query = Query(next_link, context=query.context)
-        number, seen = 0, 0
-        while True:
-            payload = self.run(replace(query, context=f"{query.context} (page {number + 1})"), page_size=page_size)
-            number += 1
-            url = payload.get("@odata.nextLink")
-            page = Page(payload.get("value", []), url, number)
-            del payload
-            seen += len(page.entities)
-            log.info("Read page %d of %s: %d entities (%d so far)", number, entity_set, len(page.entities), seen)
+        cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
+        query: Query | None = cursor.first
+        while query is not None:
+            page = cursor.page(self.run(query, page_size=options.get("page_size")))
+            log_page(page, cursor, entity_set)
             yield page
             del page  # memory stays at one page: the next one is fetched only after this one is let go
-            if not url:
-                return
-            query = Query(url, context=query.context)
+            query = cursor.next_query()
 
     def iter_entities(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[dict[str, Any]]:
         """Every entity of a collection, a page in memory at a time (options as :meth:`iter_pages`)."""
@@ -143,27 +152,24 @@ class BusinessCentralClient:
         query = collection_query(
             self.urls, entity_set, company_id, filter=filter, select=select, orderby=orderby, top=top
         )
-        return found_entities(self.run(query))
-
-    def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
-        """The entity with ``entity_id``, or up to ``top`` (default 1) matching ``filter``; ``[]``
-        when there is none yet. Options: ``entity_id``, ``filter``, ``company_id``, ``select``, ``top``."""
-        return found_entities(self.run(lookup_query(self.urls, entity_set, **options)))
+        return found_entities(self.run(query), query.context)
 
     def entity_exists(
         self,
         entity_set: str,
-        entity_id: object = None,
+        entity_id: str | None = None,
         *,
         company_id: str | None = None,
         filter: str | None = None,
     ) -> bool:
         """Whether an entity with ``entity_id``, or any entity matching ``filter``, exists."""
-        return bool(self.lookup(entity_set, entity_id=entity_id, filter=filter, company_id=company_id, select="id"))
+        lookup = Lookup.build(entity_set, entity_id=entity_id, filter=filter, company_id=company_id, select="id")
+        return bool(self.lookup(lookup))
 
     def list_companies(self) -> list[dict[str, Any]]:
         """The companies of the environment (``id``, ``name``, ``displayName``, ...)."""
-        return found_entities(self.run(Query(self.urls.companies(), context="GET companies")))
+        query = Query(self.urls.companies(), context="GET companies")
+        return found_entities(self.run(query), query.context)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -31,6 +31,7 @@ class BusinessCentralError(Exception):
         correlation_id: str | None = None,
         client_request_id: str | None = None,
         url: str | None = None,
+        retry_after: str | None = None,
     ) -> None:
         self.message = message
         self.status = status
@@ -39,7 +40,19 @@ class BusinessCentralError(Exception):
         self.correlation_id = correlation_id
         self.client_request_id = client_request_id
         self.url = url
+        #: the answer's ``Retry-After`` header, as sent (seconds or an HTTP date)
+        self.retry_after = retry_after
+        #: how many attempts the request made before this error was raised (set by the retry loop)
+        self.attempts: int | None = None
         super().__init__(self._render())
+
+    def after_attempts(self, attempts: int, reason: str | None = None) -> BusinessCentralError:
+        """Record that the request gave up after ``attempts`` attempts (and why), in the message too."""
+        self.attempts = attempts
+        if reason:
+            self.message = f"{self.message}; {reason}"
+        self.args = (self._render(),)
+        return self
 
     def _render(self) -> str:
         details = [
@@ -48,6 +61,7 @@ class BusinessCentralError(Exception):
                 ("status", self.status),
                 ("code", self.code),
                 ("url", self.url),
+                ("attempts", self.attempts),
                 ("request_id", self.request_id),
                 ("correlation_id", self.correlation_id),
                 ("client_request_id", self.client_request_id),
@@ -71,8 +85,23 @@ class BusinessCentralBadRequestError(BusinessCentralError):
     """400: the request (filter, select, key, URL) was rejected as malformed."""
 
 
+class BusinessCentralQueryError(BusinessCentralBadRequestError, ValueError):
+    """An argument of a read (entity set, id, filter, select, top) is malformed; nothing was sent.
+
+    ``field`` names the argument. Fix the task's arguments: retrying cannot help.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}")
+
+
 class BusinessCentralAuthError(BusinessCentralError):
     """401, or Entra refused the credentials: wrong client id, secret, tenant or scope."""
+
+
+class BusinessCentralTokenRejectedError(BusinessCentralAuthError):
+    """401 from the API: the bearer token was refused (expired or revoked); one new token is tried."""
 
 
 class BusinessCentralPermissionError(BusinessCentralError):
@@ -90,9 +119,14 @@ class BusinessCentralThrottledError(BusinessCentralError):
 
 
 class BusinessCentralServerError(BusinessCentralError):
-    """Any other 5xx, or a response that is not the JSON it should be."""
+    """500, 408 or another 5xx: the server failed this request (not retried at once; a later try may work)."""
 
     transient = True
+
+
+class BusinessCentralBadAnswerError(BusinessCentralServerError):
+    """An answer that is not what Business Central sends: an HTML page, a cut or empty body, a wrong
+    content type, a page without a list of entities, a nextLink that repeats (often a proxy)."""
 
 
 class BusinessCentralConnectionError(BusinessCentralError):
@@ -105,13 +139,17 @@ class BusinessCentralTLSError(BusinessCentralError):
     """The server's TLS certificate was not trusted: a wrong ``verify`` CA bundle, or interception."""
 
 
+class BusinessCentralUnsafeLinkError(BusinessCentralError):
+    """A link from the server (nextLink, redirect) points off the configured API origin: not followed."""
+
+
 def _error_class(status: int) -> type[BusinessCentralError]:
     if status in THROTTLING_STATUSES:
         return BusinessCentralThrottledError
     if status == 400:
         return BusinessCentralBadRequestError
     if status == 401:
-        return BusinessCentralAuthError
+        return BusinessCentralTokenRejectedError
     if status == 403:
         return BusinessCentralPermissionError
     if status == 404:
@@ -144,6 +182,9 @@ def error_from_response(
     if bc_message is None:
         snippet = body[:200].decode("utf-8", "replace").strip()
         bc_message = f"non-JSON answer: {snippet!r}" if snippet else "empty answer"
+    if 300 <= status < 400:
+        location = headers.get("Location") or "nowhere"
+        bc_message = f"a redirect to {location[:200]!r}, which is not followed (check the connection's host)"
     found = _CORRELATION_ID.search(bc_message)
     correlation_id = headers.get("ms-correlation-x") or (found.group(1) if found else None)
     prefix = f"{context}: " if context else ""
@@ -155,4 +196,5 @@ def error_from_response(
         correlation_id=correlation_id,
         client_request_id=client_request_id,
         url=url,
+        retry_after=headers.get("Retry-After"),
     )

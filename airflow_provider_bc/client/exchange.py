@@ -1,7 +1,7 @@
 """What a GET sends and how its answer is read: shared by the sync and async clients.
 
 The clients only do the I/O: they send :attr:`Exchange.url`, :attr:`Exchange.params` and
-:meth:`Exchange.headers`, and hand the answer to :meth:`Exchange.outcome`.
+:meth:`Exchange.headers`, and hand the :class:`Answer` to :meth:`Exchange.read`.
 """
 
 from __future__ import annotations
@@ -9,17 +9,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.client.errors import (
+    BusinessCentralBadAnswerError,
     BusinessCentralNotFoundError,
-    BusinessCentralServerError,
+    BusinessCentralQueryError,
     error_from_response,
 )
 from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 
 USER_AGENT: Final = f"airflow-provider-business-central/{__version__}"
 MAX_PAGE_SIZE: Final = 20_000
@@ -28,20 +29,27 @@ MAX_PAGE_SIZE: Final = 20_000
 ENTITY_MISSING_CODES: Final = frozenset({"Internal_RecordNotFound"})
 
 
-class RefreshToken:
-    """Outcome of a 401 on the first attempt: drop the cached token and send once more."""
+def is_entity_missing(error: Exception) -> bool:
+    """Whether ``error`` says the entity asked for does not exist (yet), and nothing else is wrong."""
+    return isinstance(error, BusinessCentralNotFoundError) and error.code in ENTITY_MISSING_CODES
 
 
-REFRESH_TOKEN: Final = RefreshToken()
+@dataclass(frozen=True)
+class Answer:
+    """A complete HTTP answer: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class Exchange:
     """One GET to the API: its URL, parameters and headers, and the reading of its answer."""
 
-    def __init__(self, settings: ClientSettings, urls: ApiUrls, query: Query, *, page_size: int | None = None) -> None:
+    def __init__(self, settings: ClientSettings, query: Query, *, page_size: int | None = None) -> None:
         if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
-        self.url = urls.pin_to_origin(query.url)
+            raise BusinessCentralQueryError("page_size", f"must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
+        self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
         self.client_request_id = str(uuid.uuid4())
@@ -51,39 +59,42 @@ class Exchange:
             self._static_headers["Prefer"] = f"odata.maxpagesize={page_size}"
         if settings.read_only_intent:
             self._static_headers["Data-Access-Intent"] = "ReadOnly"
-        self._attempts = 0
 
     def headers(self, token: str) -> dict[str, str]:
         """Headers for the next attempt, carrying ``token`` as the bearer."""
-        self._attempts += 1
         return {**self._static_headers, "Authorization": f"Bearer {token}"}
 
-    def outcome(self, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | RefreshToken:
-        """The parsed JSON body on success, :data:`REFRESH_TOKEN` on a first 401, else raise.
+    def read(self, answer: Answer) -> dict[str, Any]:
+        """The answer's JSON object, or the typed error it amounts to (raised).
 
-        A missing entity answers ``{"value": []}`` when the query allows it (``missing_ok``).
+        A missing entity reads as ``{"value": []}`` when the query allows it (``missing_ok``).
         """
-        if status == 401 and self._attempts == 1:
-            return REFRESH_TOKEN
-        if not 200 <= status < 300:
+        if not 200 <= answer.status < 300:
             error = error_from_response(
-                status, headers, body, url=self.url, client_request_id=self.client_request_id, context=self.context
+                answer.status,
+                answer.headers,
+                answer.body,
+                url=self.url,
+                client_request_id=self.client_request_id,
+                context=self.context,
             )
-            missing_entity = isinstance(error, BusinessCentralNotFoundError) and error.code in ENTITY_MISSING_CODES
-            if self.missing_ok and missing_entity:
+            if self.missing_ok and is_entity_missing(error):
                 return {"value": []}
             raise error
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
+        content_type = answer.headers.get("Content-Type", "")
+        payload: Any = None
+        if "json" in content_type.lower():
+            try:
+                payload = json.loads(answer.body)
+            except ValueError:
+                payload = None
         if not isinstance(payload, dict):
-            raise BusinessCentralServerError(
-                f"{self.context}: Business Central answered HTTP {status} with a body that is not a JSON object "
-                f"({len(body)} bytes, starting {body[:80]!r})",
-                status=status,
-                request_id=headers.get("Request-Id"),
-                correlation_id=headers.get("ms-correlation-x"),
+            raise BusinessCentralBadAnswerError(
+                f"{self.context}: Business Central answered HTTP {answer.status} ({content_type or 'no content type'}) "
+                f"with a body that is not a JSON object ({len(answer.body)} bytes, starting {answer.body[:80]!r})",
+                status=answer.status,
+                request_id=answer.headers.get("Request-Id"),
+                correlation_id=answer.headers.get("ms-correlation-x"),
                 client_request_id=self.client_request_id,
                 url=self.url,
             )

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
+
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _OPERATORS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 _STRING_FUNCTIONS = frozenset({"startswith", "endswith", "contains"})
@@ -17,10 +19,10 @@ _ENUM_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _ENUM_TOKEN = re.compile(r"^(?:[A-Za-z0-9]|_x[0-9A-Fa-f]{4}_)+$")
 
 
-def check_field(name: str) -> str:
+def check_field(name: str, argument: str = "field") -> str:
     """Return ``name`` if it is a plain property name; anything else could smuggle OData syntax."""
     if not isinstance(name, str) or not _FIELD.match(name):
-        raise ValueError(f"{name!r} is not a property name (letters, digits and '_')")
+        raise BusinessCentralQueryError(argument, f"{name!r} is not a property name (letters, digits and '_')")
     return name
 
 
@@ -41,7 +43,9 @@ def format_literal(value: Any) -> str:
         return str(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"datetime {value.isoformat()} has no timezone; give an aware datetime (UTC)")
+            raise BusinessCentralQueryError(
+                "value", f"datetime {value.isoformat()} has no timezone; give an aware datetime (UTC)"
+            )
         utc = value.astimezone(dt.timezone.utc)
         text = utc.strftime("%Y-%m-%dT%H:%M:%S")
         if utc.microsecond:
@@ -53,35 +57,35 @@ def format_literal(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} has no OData literal")
+            raise BusinessCentralQueryError("value", f"{value!r} has no OData literal")
         return repr(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"{value!r} has no OData literal")
+            raise BusinessCentralQueryError("value", f"{value!r} has no OData literal")
         return format(value, "f")
-    raise TypeError(f"no OData literal for {type(value).__name__} value {value!r}")
+    raise BusinessCentralQueryError("value", f"no OData literal for {type(value).__name__} value {value!r}")
 
 
 def clause(field: str, op: str, value: Any) -> str:
     """One comparison ``field op literal``, e.g. ``clause("postingDate", "ge", date(2024, 1, 31))``."""
     if op not in _OPERATORS:
-        raise ValueError(f"operator {op!r} is not one of {sorted(_OPERATORS)}")
+        raise BusinessCentralQueryError("operator", f"{op!r} is not one of {sorted(_OPERATORS)}")
     return f"{check_field(field)} {op} {format_literal(value)}"
 
 
 def text_clause(function: str, field: str, text: str) -> str:
     """A string-function test, e.g. ``text_clause("contains", "description", "O'Brien")``."""
     if function not in _STRING_FUNCTIONS:
-        raise ValueError(f"function {function!r} is not one of {sorted(_STRING_FUNCTIONS)}")
+        raise BusinessCentralQueryError("function", f"{function!r} is not one of {sorted(_STRING_FUNCTIONS)}")
     if not isinstance(text, str):
-        raise TypeError(f"{function} takes text, got {type(text).__name__}")
+        raise BusinessCentralQueryError("text", f"{function} takes text, got {type(text).__name__}")
     return f"{function}({check_field(field)},{format_literal(text)})"
 
 
 def filter_from_match(match: Mapping[str, Any]) -> str:
     """``field eq value`` for every item of ``match``, joined with ``and``."""
-    if not match:
-        raise ValueError("match must name at least one field")
+    if not isinstance(match, Mapping) or not match:
+        raise BusinessCentralQueryError("match", f"must map at least one field to its value, got {match!r}")
     return " and ".join(clause(name, "eq", value) for name, value in match.items())
 
 
@@ -130,19 +134,37 @@ def query_options(
     if filter:
         params["$filter"] = filter
     if select:
-        fields = [select] if isinstance(select, str) else list(select)
-        params["$select"] = ",".join(check_field(f.strip()) for f in ",".join(fields).split(","))
+        params["$select"] = ",".join(select_fields(select))
     if orderby:
-        terms = [orderby] if isinstance(orderby, str) else list(orderby)
         checked = []
-        for term in ",".join(terms).split(","):
-            name, _, direction = term.strip().partition(" ")
+        for term in _terms(orderby, "orderby"):
+            name, _, direction = term.partition(" ")
             if direction.strip() not in {"", "asc", "desc"}:
-                raise ValueError(f"orderby direction {direction!r} is neither 'asc' nor 'desc'")
-            checked.append(f"{check_field(name)} {direction.strip()}".strip())
+                raise BusinessCentralQueryError("orderby", f"direction {direction!r} is neither 'asc' nor 'desc'")
+            checked.append(f"{check_field(name, 'orderby')} {direction.strip()}".strip())
         params["$orderby"] = ",".join(checked)
     if top is not None:
-        if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-            raise ValueError(f"top must be a positive integer, got {top!r}")
-        params["$top"] = str(top)
+        params["$top"] = str(check_top(top))
     return params
+
+
+def select_fields(select: Iterable[str] | str) -> tuple[str, ...]:
+    """The property names of a ``select`` given as a list or a comma-separated string, checked."""
+    return tuple(check_field(name, "select") for name in _terms(select, "select"))
+
+
+def check_top(top: object) -> int:
+    """``top`` if it is a positive integer."""
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise BusinessCentralQueryError("top", f"must be a positive integer, got {top!r}")
+    return top
+
+
+def _terms(value: Iterable[str] | str, argument: str) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise BusinessCentralQueryError(argument, f"must be text or a list of texts, got {value!r}")
+    terms = [term.strip() for term in ",".join(items).split(",")]
+    if not any(terms):
+        raise BusinessCentralQueryError(argument, f"names no field: {value!r}")
+    return terms

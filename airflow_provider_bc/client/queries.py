@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
+from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.odata import query_options
 from airflow_provider_bc.client.urls import ApiUrls
-
-ITEM_LEDGER_ENTRIES = "itemLedgerEntries"
 
 
 @dataclass(frozen=True)
@@ -24,22 +24,6 @@ class Query:
     params: dict[str, str] = field(default_factory=dict)
     context: str = "GET"
     missing_ok: bool = False
-
-
-def entity_query(
-    urls: ApiUrls,
-    entity_set: str,
-    entity_id: object,
-    company_id: str | None,
-    select: Iterable[str] | str | None,
-) -> Query:
-    """GET one entity by id."""
-    company = urls.company_id(company_id)
-    return Query(
-        urls.entity(entity_set, entity_id, company),
-        query_options(select=select),
-        f"GET {entity_set}({entity_id}) of company {company}",
-    )
 
 
 def collection_query(
@@ -61,25 +45,31 @@ def collection_query(
     )
 
 
-def lookup_query(
-    urls: ApiUrls,
-    entity_set: str,
-    *,
-    entity_id: object = None,
-    filter: str | None = None,
-    company_id: str | None = None,
-    select: Iterable[str] | str | None = None,
-    top: int = 1,
-) -> Query:
-    """GET for "does it exist yet": by id, or the first ``top`` entities matching ``filter``."""
-    if (entity_id is None) == (filter is None):
-        raise ValueError("give exactly one of entity_id and filter")
-    if entity_id is not None:
-        return replace(entity_query(urls, entity_set, entity_id, company_id, select), missing_ok=True)
-    return collection_query(urls, entity_set, company_id, filter=filter, select=select, top=top)
+def lookup_query(urls: ApiUrls, lookup: Lookup, *, missing_ok: bool = True) -> Query:
+    """GET for a :class:`Lookup`: the entity by id, or the first ``top`` entities matching its filter."""
+    if lookup.entity_id is None:
+        return collection_query(
+            urls, lookup.entity_set, lookup.company_id, filter=lookup.filter, select=lookup.select, top=lookup.top
+        )
+    company = urls.company_id(lookup.company_id)
+    return Query(
+        urls.entity(lookup.entity_set, lookup.entity_id, company),
+        query_options(select=lookup.select),
+        f"GET {lookup.entity_set}({lookup.entity_id}) of company {company}",
+        missing_ok=missing_ok,
+    )
 
 
-def found_entities(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entities of an answer: a collection's ``value``, or the single entity itself."""
+def entities_of(payload: dict[str, Any], context: str) -> list[dict[str, Any]]:
+    """The entities of a collection's answer (its ``value``), checked to be a list of objects."""
     value = payload.get("value")
-    return list(value) if isinstance(value, list) else [payload]
+    if not isinstance(value, list) or not all(isinstance(entity, dict) for entity in value):
+        raise BusinessCentralBadAnswerError(
+            f"{context}: the answer's 'value' is not a list of entities: {str(value)[:120]!r}"
+        )
+    return value
+
+
+def found_entities(payload: dict[str, Any], context: str) -> list[dict[str, Any]]:
+    """The entities of an answer: a collection's ``value``, or the single entity itself."""
+    return entities_of(payload, context) if "value" in payload else [payload]

@@ -109,8 +109,9 @@ class ClientSettings:
         for name in ("connect_timeout", "read_timeout", "backoff_max"):
             if getattr(self, name) <= 0:
                 raise self._fail(name, f"must be positive, got {getattr(self, name)!r}")
-        if self.max_retries < 0 or self.backoff_factor < 0 or self.retry_after_max < 0:
-            raise self._fail("max_retries", "retry settings must not be negative")
+        for name in ("max_retries", "backoff_factor", "retry_after_max"):
+            if getattr(self, name) < 0:
+                raise self._fail(name, f"must not be negative, got {getattr(self, name)!r}")
         if isinstance(self.verify, str) and not os.path.isfile(self.verify):
             raise self._fail("verify", f"CA bundle {self.verify!r} does not exist (or pass true/false)")
 

@@ -1,22 +1,24 @@
-"""Sync HTTP: ``requests`` sessions with the shared retry policy, timeouts and TLS settings."""
+"""Sync HTTP: one ``requests`` session per client sending each GET once; retries are decided in :mod:`.retry`."""
 
 from __future__ import annotations
 
-import time
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from airflow_provider_bc.client.errors import BusinessCentralConnectionError, BusinessCentralTLSError
-from airflow_provider_bc.client.exchange import USER_AGENT
-from airflow_provider_bc.client.retry import after_dropped_read, retry_policy
+from airflow_provider_bc.client.errors import (
+    BusinessCentralConnectionError,
+    BusinessCentralError,
+    BusinessCentralTLSError,
+)
+from airflow_provider_bc.client.exchange import USER_AGENT, Answer
 from airflow_provider_bc.client.settings import ClientSettings
 
 
 class PinnedSession(requests.Session):
-    """A session for one set of settings (also handed to MSAL for Entra requests).
+    """A session for one set of settings; every request is sent once (the adapter retries nothing).
 
     Its ``verify``, ``proxies`` and timeouts apply to every request (with plain ``requests``,
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's CA bundle and ``HTTPS_PROXY``
@@ -30,7 +32,6 @@ class PinnedSession(requests.Session):
         self.proxies.update(settings.proxies)
         self.headers["User-Agent"] = USER_AGENT
         self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self.mount("https://", HTTPAdapter(max_retries=retry_policy(settings), pool_maxsize=10))
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("verify") is None:
@@ -43,46 +44,55 @@ class PinnedSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def tls_error(url: str, settings: ClientSettings, reason: object) -> BusinessCentralTLSError:
-    """The error for a server certificate that the configured ``verify`` does not trust."""
-    return BusinessCentralTLSError(
-        f"TLS certificate of {url} was not trusted with verify={settings.verify!r} "
-        f"(extra 'verify': true, or the path of the CA bundle to trust): {reason}",
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a certificate check failed somewhere in ``exc``'s chain (also behind urllib3's ``reason``)."""
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        cause = pending.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(cause))
+        pending += [cause.__cause__, cause.__context__, getattr(cause, "reason", None), *cause.args]
+    return False
+
+
+def no_answer(
+    url: str, settings: ClientSettings, client_request_id: str | None, exc: Exception
+) -> BusinessCentralError:
+    """The typed error for a request that got no complete answer: a TLS error when the server's
+    certificate was not trusted (not retried), else a connection error (retried)."""
+    if _untrusted_certificate(exc):
+        return BusinessCentralTLSError(
+            f"TLS certificate of {url} was not trusted with verify={settings.verify!r} "
+            f"(extra 'verify': true, or the path of the CA bundle to trust): {exc}",
+            url=url,
+        )
+    return BusinessCentralConnectionError(
+        f"{url} gave no complete answer (connect_timeout={settings.connect_timeout} s, "
+        f"read_timeout={settings.read_timeout} s): {type(exc).__name__}: {exc}",
         url=url,
+        client_request_id=client_request_id,
     )
 
 
 class SyncTransport:
-    """GETs to the API over one pooled session; retries happen inside, per :mod:`.retry`."""
+    """Sends one GET and reads its whole answer; no complete answer raises a typed error."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self._session = PinnedSession(settings)
         self._session.headers["Accept"] = "application/json"
 
-    def get(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str]) -> requests.Response:
-        """Send one GET (after retries, the last answer); no answer at all raises a connection error."""
-        retry = retry_policy(self._settings)  # for bodies cut off mid-way, which urllib3 does not see
-        while True:
-            try:
-                return self._session.get(url, params=params, headers=headers)
-            except requests.exceptions.SSLError as exc:
-                raise tls_error(url, self._settings, exc) from None
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-                next_retry = after_dropped_read(retry, url, exc)
-                if next_retry is None:
-                    raise self._no_answer(url, headers, exc) from None
-                retry = next_retry
-                time.sleep(retry.wait_for())
-            except requests.RequestException as exc:
-                raise self._no_answer(url, headers, exc) from None
-
-    def _no_answer(self, url: str, headers: Mapping[str, str], exc: Exception) -> BusinessCentralConnectionError:
-        return BusinessCentralConnectionError(
-            f"GET {url} got no complete answer (retries included): {type(exc).__name__}: {exc}",
-            url=url,
-            client_request_id=headers.get("client-request-id"),
-        )
+    def get(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str]) -> Answer:
+        """One GET; its body is read in full here, so a body cut off or stalled raises too."""
+        try:
+            response = self._session.get(url, params=params, headers=headers)
+        except requests.RequestException as exc:
+            raise no_answer(url, self._settings, headers.get("client-request-id"), exc) from None
+        return Answer(response.status_code, response.headers, response.content)
 
     def close(self) -> None:
         """Close pooled connections."""

@@ -7,9 +7,10 @@ import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow_provider_bc.client.errors import (
-    BusinessCentralBadRequestError,
+    BusinessCentralBadAnswerError,
     BusinessCentralConfigError,
-    BusinessCentralError,
+    BusinessCentralQueryError,
+    BusinessCentralUnsafeLinkError,
 )
 from airflow_provider_bc.client.settings import ClientSettings, is_guid
 
@@ -18,26 +19,29 @@ _UNSAFE_URL = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an absolute URL, lower-cased, with the scheme's default port filled in."""
+    """(scheme, host, port) of an absolute URL, lower-cased, with the scheme's default port filled in.
+
+    Raises ``ValueError`` for a port that is not a number from 0 to 65535.
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or {"https": 443, "http": 80}.get(scheme, 0)
     return scheme, (parts.hostname or "").lower(), port
 
 
-def check_guid(value: object, what: str) -> str:
-    """``value`` as canonical GUID text, or raise a bad-request error naming ``what`` before any request."""
+def check_guid(value: object, argument: str) -> str:
+    """``value`` as canonical GUID text, or raise a query error naming ``argument`` before any request."""
     if not is_guid(value):
-        raise BusinessCentralBadRequestError(
-            f"{what} must be a GUID like 44a76d24-52ff-eb11-bb76-000d3a220646, got {value!r}"
+        raise BusinessCentralQueryError(
+            argument, f"must be a GUID like 44a76d24-52ff-eb11-bb76-000d3a220646, got {value!r}"
         )
     return str(uuid.UUID(str(value)))
 
 
-def check_entity_set(entity_set: str) -> str:
+def check_entity_set(entity_set: object) -> str:
     """Return ``entity_set`` if it is a plain OData entity-set name (``itemLedgerEntries``)."""
     if not isinstance(entity_set, str) or not _ENTITY_SET.match(entity_set):
-        raise BusinessCentralBadRequestError(f"entity set must be a name like 'itemLedgerEntries', got {entity_set!r}")
+        raise BusinessCentralQueryError("entity_set", f"must be a name like 'itemLedgerEntries', got {entity_set!r}")
     return entity_set
 
 
@@ -71,23 +75,27 @@ class ApiUrls:
         """URL of a company's entity set, e.g. ``.../companies(<id>)/itemLedgerEntries``."""
         return f"{self.service_root}/companies({self.company_id(company_id)})/{check_entity_set(entity_set)}"
 
-    def entity(self, entity_set: str, entity_id: object, company_id: str | None = None) -> str:
+    def entity(self, entity_set: str, entity_id: str, company_id: str | None = None) -> str:
         """URL of one entity by its id (SystemId GUID)."""
-        key = check_guid(entity_id, f"{entity_set} id")
-        return f"{self.entity_set(entity_set, company_id)}({key})"
+        return f"{self.entity_set(entity_set, company_id)}({check_guid(entity_id, 'entity_id')})"
 
-    def pin_to_origin(self, url: str) -> str:
-        """``url`` rebuilt on the configured API origin, or refused: the bearer token stays home.
+    def next_link(self, link: object) -> str:
+        """A server-sent ``@odata.nextLink`` rebuilt on the configured API origin, or refused.
 
-        A URL (e.g. a server's nextLink) must name exactly the configured scheme, host and port,
-        with no user info, backslash, whitespace or control character that another URL parser
-        could read as a different host; only its path and query are kept.
+        The link must name exactly the configured scheme, host and port, with no user info,
+        backslash, whitespace or control character that another URL parser could read as a
+        different host: the bearer token goes nowhere else. Only its path and query are kept.
         """
-        parts = urlsplit(url)
-        suspicious = _UNSAFE_URL.search(url) or parts.username is not None or parts.password is not None
-        if suspicious or origin_of(url) != self.origin:
-            raise BusinessCentralError(
-                f"refusing to send the bearer token to {url[:200]!r}: it is not on the configured API origin "
-                f"{self._settings.api_host!r} (a nextLink pointing elsewhere?)"
+        if not isinstance(link, str) or not link:
+            raise BusinessCentralBadAnswerError(f"the page's @odata.nextLink is not a URL: {str(link)[:200]!r}")
+        try:
+            parts = urlsplit(link)
+            elsewhere = origin_of(link) != self.origin or parts.username is not None or parts.password is not None
+        except ValueError:  # a port that is not a number, an unbalanced IPv6 bracket
+            elsewhere = True
+        if elsewhere or _UNSAFE_URL.search(link):
+            raise BusinessCentralUnsafeLinkError(
+                f"refusing to send the bearer token to {link[:200]!r}: it is not on the configured API origin "
+                f"{self._settings.api_host!r}"
             )
         return urlunsplit((self._origin_parts.scheme, self._origin_parts.netloc, parts.path, parts.query, ""))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
+from typing_extensions import Unpack
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError, BusinessCentralError
 from airflow_provider_bc.client.settings import DEFAULT_API_HOST, ClientSettings
@@ -21,11 +22,22 @@ from airflow_provider_bc.connection_fields import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_bc.client.client import BusinessCentralClient, Page
+    from airflow_provider_bc.client.client import BusinessCentralClient, ReadOptions
+    from airflow_provider_bc.client.lookup import Lookup
+    from airflow_provider_bc.client.paging import Page
 
 log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "yes", "on"}
+#: numeric extras: name in the connection -> (ClientSettings field, type)
+_NUMBERS: dict[str, tuple[str, type[int] | type[float]]] = {
+    "timeout": ("read_timeout", float),
+    "connect_timeout": ("connect_timeout", float),
+    "max_retries": ("max_retries", int),
+    "backoff_factor": ("backoff_factor", float),
+    "backoff_max": ("backoff_max", float),
+    "retry_after_max": ("retry_after_max", int),
+}
 _FALSE = {"false", "0", "no", "off"}
 
 
@@ -69,10 +81,9 @@ def settings_from_connection(
         value = _extra_value(extra, name)
         if value is not None:
             options[name] = str(value)
-    if (timeout := _extra_value(extra, "timeout")) is not None:
-        options["read_timeout"] = _as_number(timeout, "timeout", source, float)
-    if (retries := _extra_value(extra, "max_retries")) is not None:
-        options["max_retries"] = _as_number(retries, "max_retries", source, int)
+    for name, (setting, kind) in _NUMBERS.items():
+        if (value := _extra_value(extra, name)) is not None:
+            options[setting] = _as_number(value, name, source, kind)
     if (intent := _extra_value(extra, "read_only_intent")) is not None:
         options["read_only_intent"] = _as_bool(intent, "read_only_intent", source)
     verify = _extra_value(extra, "verify")
@@ -151,34 +162,59 @@ class BusinessCentralHook(BaseHook):
         """The API client (Airflow's conventional name for :attr:`client`)."""
         return self.client
 
-    def get_entity(self, entity_set: str, entity_id: object, **options: Any) -> dict[str, Any]:
-        """One entity by id; options ``company_id``, ``select`` (see ``BusinessCentralClient.get_entity``)."""
-        return self.client.get_entity(entity_set, entity_id, **options)
+    def get(self, lookup: Lookup) -> dict[str, Any]:
+        """The entity ``lookup.entity_id``; raises not-found when absent."""
+        return self.client.get(lookup)
 
-    def get_item_ledger_entry(self, entry_id: object, **options: Any) -> dict[str, Any]:
-        """One item ledger entry by id; options ``company_id``, ``select``."""
-        return self.client.get_item_ledger_entry(entry_id, **options)
+    def get_entity(
+        self,
+        entity_set: str,
+        entity_id: str,
+        *,
+        company_id: str | None = None,
+        select: Iterable[str] | str | None = None,
+    ) -> dict[str, Any]:
+        """One entity by id (see ``BusinessCentralClient.get_entity``)."""
+        return self.client.get_entity(entity_set, entity_id, company_id=company_id, select=select)
 
-    def iter_pages(self, entity_set: str, **options: Any) -> Iterator[Page]:
+    def get_item_ledger_entry(
+        self, entity_id: str, *, company_id: str | None = None, select: Iterable[str] | str | None = None
+    ) -> dict[str, Any]:
+        """One item ledger entry by id."""
+        return self.client.get_item_ledger_entry(entity_id, company_id=company_id, select=select)
+
+    def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
+        """The entity, or up to ``lookup.top`` matching its filter; ``[]`` when there is none yet."""
+        return self.client.lookup(lookup, time_budget=time_budget)
+
+    def iter_pages(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[Page]:
         """Pages of a collection, lazily (see ``BusinessCentralClient.iter_pages``)."""
         return self.client.iter_pages(entity_set, **options)
 
-    def iter_entities(self, entity_set: str, **options: Any) -> Iterator[dict[str, Any]]:
-        """Every entity of a collection, a page in memory at a time; options ``company_id``,
-        ``filter``, ``select``, ``orderby``, ``page_size``."""
+    def iter_entities(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[dict[str, Any]]:
+        """Every entity of a collection, a page in memory at a time (options as :meth:`iter_pages`)."""
         return self.client.iter_entities(entity_set, **options)
 
-    def find_entities(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
+    def find_entities(
+        self,
+        entity_set: str,
+        *,
+        company_id: str | None = None,
+        filter: str | None = None,
+        select: Iterable[str] | str | None = None,
+        orderby: Iterable[str] | str | None = None,
+        top: int = 100,
+    ) -> list[dict[str, Any]]:
         """At most ``top`` entities matching ``filter`` (one request)."""
-        return self.client.find_entities(entity_set, **options)
+        return self.client.find_entities(
+            entity_set, company_id=company_id, filter=filter, select=select, orderby=orderby, top=top
+        )
 
-    def lookup(self, entity_set: str, **options: Any) -> list[dict[str, Any]]:
-        """The entity with ``entity_id``, or up to ``top`` matching ``filter``; ``[]`` when none."""
-        return self.client.lookup(entity_set, **options)
-
-    def entity_exists(self, entity_set: str, entity_id: object = None, **options: Any) -> bool:
+    def entity_exists(
+        self, entity_set: str, entity_id: str | None = None, *, company_id: str | None = None, filter: str | None = None
+    ) -> bool:
         """Whether an entity with ``entity_id`` (or any matching ``filter``) exists."""
-        return self.client.entity_exists(entity_set, entity_id, **options)
+        return self.client.entity_exists(entity_set, entity_id, company_id=company_id, filter=filter)
 
     def list_companies(self) -> list[dict[str, Any]]:
         """The companies of the connection's environment."""

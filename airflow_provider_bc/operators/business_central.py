@@ -5,13 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_bc.client.errors import BusinessCentralError, BusinessCentralNotFoundError
-from airflow_provider_bc.client.odata import decode_enums
-from airflow_provider_bc.client.queries import ITEM_LEDGER_ENTRIES
-from airflow_provider_bc.connection_fields import DEFAULT_CONN_ID
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -51,15 +47,20 @@ class BusinessCentralGetEntityOperator(BaseOperator):
         self.business_central_conn_id = business_central_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = BusinessCentralHook(self.business_central_conn_id)
+        from airflow_provider_bc.client.errors import BusinessCentralError
+        from airflow_provider_bc.client.lookup import Lookup
+        from airflow_provider_bc.client.odata import decode_enums
+        from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+        from airflow_provider_bc.outcomes import task_failure
+
         try:
-            entity = hook.get_entity(self.entity_set, self.entity_id, company_id=self.company_id, select=self.select)
+            lookup = Lookup.build(
+                self.entity_set, entity_id=self.entity_id, company_id=self.company_id, select=self.select
+            )
+            entity = BusinessCentralHook(self.business_central_conn_id).get(lookup)
         except BusinessCentralError as error:
-            if error.transient or isinstance(error, BusinessCentralNotFoundError):
-                raise
-            # A malformed id, bad settings or refused credentials: retrying the task cannot help.
-            raise AirflowFailException(str(error)) from None
-        self.log.info("Fetched %s(%s)", self.entity_set, self.entity_id)
+            raise task_failure(error, self.task_id) from None
+        self.log.info("Fetched %s", lookup.describe())
         return decode_enums(entity) if self.decode_enum_values else entity
 
 

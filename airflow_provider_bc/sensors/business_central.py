@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,23 +14,21 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.odata import all_of, decode_enums, filter_from_match
-from airflow_provider_bc.client.queries import ITEM_LEDGER_ENTRIES
-from airflow_provider_bc.connection_fields import DEFAULT_CONN_ID
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_bc.client.lookup import Lookup
 
 
 class BusinessCentralEntitySensor(BaseSensorOperator):
     """Wait until an entity exists: by id, or by an OData ``filter`` and/or a ``match`` mapping.
 
     When found, the XCom value is the entity (by id) or the list of up to ``max_records``
-    matching entities (by filter). An empty answer or a 404 means "not yet"; throttling and
-    outages are logged and waiting goes on; wrong credentials, permissions or a malformed
-    request fail the task at once.
+    matching entities (by filter). An empty answer or a missing entity means "not yet";
+    throttling and outages are logged and waiting goes on; wrong credentials, permissions, an
+    unknown company or a malformed request (an empty filter or match too) fail the task at once.
 
     :param entity_set: entity set, e.g. ``itemLedgerEntries`` (templated)
     :param entity_id: the id (GUID) to wait for (templated)
@@ -78,35 +75,47 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
         self.business_central_conn_id = business_central_conn_id
         self.deferrable = deferrable
 
-    def _odata_filter(self) -> str | None:
-        if self.entity_id is not None:
-            return None
-        clauses = [self.filter or "", filter_from_match(self.match) if self.match else ""]
-        return all_of(clauses)
+    def _lookup(self) -> Lookup:
+        """The rendered arguments as one checked lookup (an empty filter or match fails the task)."""
+        from airflow_provider_bc.client.errors import BusinessCentralError
+        from airflow_provider_bc.client.lookup import Lookup
+        from airflow_provider_bc.outcomes import task_failure
 
-    def _result(self, records: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
-        if self.decode_enum_values:
-            records = [decode_enums(record) for record in records]
-        return records[0] if self.entity_id is not None else records
-
-    def poke(self, context: Context) -> PokeReturnValue:
-        hook = BusinessCentralHook(self.business_central_conn_id)
         try:
-            records = hook.lookup(
+            return Lookup.build(
                 self.entity_set,
                 entity_id=self.entity_id,
-                filter=self._odata_filter(),
+                filter=self.filter,
+                match=self.match,
                 company_id=self.company_id,
                 select=self.select,
                 top=self.max_records,
             )
         except BusinessCentralError as error:
-            if not error.transient:
-                raise AirflowFailException(str(error)) from None
+            raise task_failure(error, self.task_id) from None
+
+    def _result(self, records: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
+        if self.decode_enum_values:
+            from airflow_provider_bc.client.odata import decode_enums
+
+            records = [decode_enums(record) for record in records]
+        return records[0] if self.entity_id is not None else records
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_bc.client.errors import BusinessCentralError
+        from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+        from airflow_provider_bc.outcomes import may_succeed_later, task_failure
+
+        lookup = self._lookup()
+        try:
+            records = BusinessCentralHook(self.business_central_conn_id).lookup(lookup)
+        except BusinessCentralError as error:
+            if not may_succeed_later(error):
+                raise task_failure(error, self.task_id) from None
             self.log.warning("Business Central is not answering properly; will check again: %s", error)
             records = []
         if not records:
-            self.log.info("No %s matching yet", self.entity_set)
+            self.log.info("No %s yet", lookup.describe())
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._result(records))
 
@@ -116,23 +125,18 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
-        # imported here: airflow.triggers.base is slow to import and DAG parsing does not need it
         from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
+        timeout = float(self.timeout)
         self.defer(
-            trigger=BusinessCentralEntityTrigger(
+            trigger=BusinessCentralEntityTrigger.waiting_for(
+                self._lookup(),
                 business_central_conn_id=self.business_central_conn_id,
-                entity_set=self.entity_set,
-                entity_id=self.entity_id,
-                filter=self._odata_filter(),
-                company_id=self.company_id,
-                select=self.select,
-                top=self.max_records,
                 poll_interval=float(self.poke_interval),
-                timeout_at=time.time() + float(self.timeout),
+                timeout=timeout,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
+            timeout=timedelta(seconds=timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:

@@ -4,63 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.outcomes import may_succeed_later
 
 
 class BusinessCentralEntityTrigger(BaseTrigger):
-    """Fire once an entity with ``entity_id``, or any matching ``filter``, exists.
+    """Fire once the entity of ``lookup`` exists (by id, or any entity matching its filter).
 
     Events: ``{"status": "success", "records": [...]}``, ``{"status": "timeout", ...}`` once
     ``timeout_at`` (epoch seconds) passes, or ``{"status": "error", "message": ...}`` on an error
     that waiting cannot fix (credentials, permissions, malformed request). Transient errors are
-    logged and polling goes on. Only the connection id is serialized, never a secret.
+    logged and polling goes on. Only the connection id and the lookup are serialized, never a secret.
     """
 
     def __init__(
         self,
         *,
         business_central_conn_id: str,
-        entity_set: str,
-        entity_id: str | None = None,
-        filter: str | None = None,
-        company_id: str | None = None,
-        select: Sequence[str] | str | None = None,
-        top: int = 1,
+        lookup: Lookup | Mapping[str, Any],
         poll_interval: float = 60.0,
         timeout_at: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.business_central_conn_id = business_central_conn_id
-        self.entity_set = entity_set
-        self.entity_id = entity_id
-        self.filter = filter
-        self.company_id = company_id
-        self.select = select if select is None or isinstance(select, str) else list(select)
-        self.top = top
+        self.lookup = lookup if isinstance(lookup, Lookup) else Lookup.from_dict(lookup)
         self.poll_interval = poll_interval
         self.timeout_at = timeout_at
+
+    @classmethod
+    def waiting_for(
+        cls, lookup: Lookup, *, business_central_conn_id: str, poll_interval: float, timeout: float
+    ) -> BusinessCentralEntityTrigger:
+        """A trigger polling every ``poll_interval`` seconds for at most ``timeout`` seconds from now."""
+        return cls(
+            business_central_conn_id=business_central_conn_id,
+            lookup=lookup,
+            poll_interval=poll_interval,
+            timeout_at=time.time() + timeout,
+        )
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "business_central_conn_id": self.business_central_conn_id,
-                "entity_set": self.entity_set,
-                "entity_id": self.entity_id,
-                "filter": self.filter,
-                "company_id": self.company_id,
-                "select": self.select,
-                "top": self.top,
+                "lookup": self.lookup.to_dict(),
                 "poll_interval": self.poll_interval,
                 "timeout_at": self.timeout_at,
             },
         )
+
+    def _remaining(self) -> float | None:
+        return None if self.timeout_at is None else self.timeout_at - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
@@ -70,36 +72,26 @@ class BusinessCentralEntityTrigger(BaseTrigger):
         except BusinessCentralError as error:
             yield TriggerEvent({"status": "error", "message": str(error)})
             return
+        described = self.lookup.describe()
         async with AsyncBusinessCentralClient(settings) as client:
-            attempt = 0
+            check = 0
             while True:
-                attempt += 1
+                check += 1
                 try:
-                    records = await client.lookup(
-                        self.entity_set,
-                        entity_id=self.entity_id,
-                        filter=self.filter,
-                        company_id=self.company_id,
-                        select=self.select,
-                        top=self.top,
-                    )
+                    records = await client.lookup(self.lookup, time_budget=self._remaining())
                 except BusinessCentralError as error:
-                    if not error.transient:
+                    if not may_succeed_later(error):
                         yield TriggerEvent({"status": "error", "message": str(error)})
                         return
-                    self.log.warning("Check %d of %s failed, will poll again: %s", attempt, self.entity_set, error)
+                    self.log.warning("Check %d for %s failed, will poll again: %s", check, described, error)
                     records = []
                 if records:
                     yield TriggerEvent({"status": "success", "records": records})
                     return
-                remaining = None if self.timeout_at is None else self.timeout_at - time.time()
+                remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
-                    yield TriggerEvent({"status": "timeout", "message": f"{self._describe()} did not appear in time"})
+                    yield TriggerEvent({"status": "timeout", "message": f"{described} did not appear in time"})
                     return
                 wait = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-                self.log.info("%s not there yet (check %d); next check in %.1f s", self._describe(), attempt, wait)
+                self.log.info("%s not there yet (check %d); next check in %.1f s", described, check, wait)
                 await asyncio.sleep(wait)
-
-    def _describe(self) -> str:
-        key = f"({self.entity_id})" if self.entity_id else f" matching {self.filter!r}"
-        return f"{self.entity_set}{key}"

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.errors import (
-    BusinessCentralBadRequestError,
+    BusinessCentralBadAnswerError,
     BusinessCentralConfigError,
-    BusinessCentralError,
+    BusinessCentralQueryError,
+    BusinessCentralUnsafeLinkError,
 )
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
@@ -85,9 +86,10 @@ def test_legacy_prefixed_extra_fields_are_read() -> None:
 
 def test_ids_are_checked_before_any_request() -> None:
     urls = ApiUrls(build())
-    with pytest.raises(BusinessCentralBadRequestError, match="itemLedgerEntries id must be a GUID"):
+    with pytest.raises(BusinessCentralQueryError, match="entity_id: must be a GUID") as caught:
         urls.entity("itemLedgerEntries", "1) or (1 eq 1")
-    with pytest.raises(BusinessCentralBadRequestError, match="entity set"):
+    assert caught.value.field == "entity_id" and not caught.value.transient
+    with pytest.raises(BusinessCentralQueryError, match="entity_set"):
         urls.entity_set("itemLedgerEntries/../companies")
     no_company = ApiUrls(build(extra={"company_id": None}))
     with pytest.raises(BusinessCentralConfigError, match="no company given"):
@@ -103,15 +105,24 @@ def test_ids_are_checked_before_any_request() -> None:
         "https://api.businesscentral.dynamics.com:8443/v2.0/x",
         "http://api.businesscentral.dynamics.com/v2.0/x",
         "https://api.businesscentral.dynamics.com/v2.0/x\r\nHost: evil.example",
+        "https://api.businesscentral.dynamics.com:99999/v2.0/x",
+        "https://api.businesscentral.dynamics.com:port/v2.0/x",
+        "https://[api.businesscentral.dynamics.com/v2.0/x",
     ],
 )
 def test_links_off_the_api_origin_are_refused(link: str) -> None:
-    with pytest.raises(BusinessCentralError, match="refusing to send the bearer token"):
-        ApiUrls(build()).pin_to_origin(link)
+    with pytest.raises(BusinessCentralUnsafeLinkError, match="refusing to send the bearer token"):
+        ApiUrls(build()).next_link(link)
+
+
+@pytest.mark.parametrize("link", [None, 42, "", ["https://api.businesscentral.dynamics.com/v2.0/x"]])
+def test_next_links_that_are_not_text_are_bad_answers(link: object) -> None:
+    with pytest.raises(BusinessCentralBadAnswerError, match="nextLink is not a URL"):
+        ApiUrls(build()).next_link(link)
 
 
 def test_links_on_the_api_origin_keep_path_and_query_only() -> None:
-    pinned = ApiUrls(build()).pin_to_origin("HTTPS://API.businesscentral.dynamics.com:443/v2.0/x?$skiptoken=a#frag")
+    pinned = ApiUrls(build()).next_link("HTTPS://API.businesscentral.dynamics.com:443/v2.0/x?$skiptoken=a#frag")
     assert pinned == "https://api.businesscentral.dynamics.com/v2.0/x?$skiptoken=a"
 
 
@@ -120,5 +131,5 @@ def test_guids_are_canonicalised() -> None:
     assert urls.entity("itemLedgerEntries", "44A76D24-52FF-EB11-BB76-000D3A220646").endswith(
         "(44a76d24-52ff-eb11-bb76-000d3a220646)"
     )
-    with pytest.raises(BusinessCentralBadRequestError):
+    with pytest.raises(BusinessCentralQueryError):
         urls.entity("itemLedgerEntries", "44a76d2452ff-eb11-bb76-000d3a220646--")

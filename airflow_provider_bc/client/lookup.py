@@ -1,0 +1,93 @@
+"""What a task reads: one entity by id, or the entities matching a filter, as one frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.client.odata import all_of, check_top, filter_from_match, select_fields
+from airflow_provider_bc.client.urls import check_entity_set, check_guid
+from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An entity set of a company, read by ``entity_id`` or by ``filter`` (exactly one of them).
+
+    Built once from a task's rendered arguments (:meth:`build`), sent to a trigger as plain data
+    (:meth:`to_dict` / :meth:`from_dict`) and handed to the client unchanged. Every field is
+    checked on construction; a bad one raises :class:`BusinessCentralQueryError` naming it.
+    """
+
+    entity_set: str = ITEM_LEDGER_ENTRIES
+    entity_id: str | None = None
+    filter: str | None = None
+    company_id: str | None = None
+    select: tuple[str, ...] | None = None
+    top: int = 1
+
+    def __post_init__(self) -> None:
+        check_entity_set(self.entity_set)
+        if (self.entity_id is None) == (self.filter is None):
+            raise BusinessCentralQueryError("entity_id", "give either entity_id or filter/match, not both or neither")
+        if self.entity_id is not None:
+            object.__setattr__(self, "entity_id", check_guid(self.entity_id, "entity_id"))
+        if self.filter is not None:
+            _check_filter(self.filter)
+        if self.company_id is not None:
+            object.__setattr__(self, "company_id", check_guid(self.company_id, "company_id"))
+        if self.select is not None:
+            object.__setattr__(self, "select", select_fields(self.select))
+        check_top(self.top)
+
+    @classmethod
+    def build(
+        cls,
+        entity_set: str,
+        *,
+        entity_id: object = None,
+        filter: str | None = None,
+        match: Mapping[str, Any] | None = None,
+        company_id: str | None = None,
+        select: Iterable[str] | str | None = None,
+        top: int = 1,
+    ) -> Lookup:
+        """A lookup from a task's arguments: ``filter`` and ``match`` (equality clauses, values
+        escaped) are joined with ``and``; an argument given but empty is refused, never dropped."""
+        clauses = [] if filter is None else [_check_filter(filter)]
+        if match is not None:
+            clauses.append(filter_from_match(match))
+        return cls(
+            entity_set=entity_set,
+            entity_id=None if entity_id is None else str(entity_id),
+            filter=all_of(clauses) if clauses else None,
+            company_id=company_id,
+            select=None if not select else select_fields(select),
+            top=top,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (for a trigger's serialized arguments)."""
+        data = asdict(self)
+        data["select"] = list(self.select) if self.select is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Lookup:
+        """The lookup :meth:`to_dict` described."""
+        select = data.get("select")
+        return cls(**{**data, "select": tuple(select) if select is not None else None})
+
+    def describe(self) -> str:
+        """``itemLedgerEntries(<id>)`` or ``itemLedgerEntries matching '<filter>'``, for messages."""
+        return (
+            f"{self.entity_set}({self.entity_id})" if self.entity_id else f"{self.entity_set} matching {self.filter!r}"
+        )
+
+
+def _check_filter(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BusinessCentralQueryError("filter", f"is empty ({value!r}): did its template render to nothing?")
+    return value

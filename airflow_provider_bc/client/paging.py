@@ -1,0 +1,65 @@
+"""Where a collection read stands: the next page's GET, the links already followed, the count.
+
+Shared by the sync and async clients, which only fetch each :attr:`PageCursor.query`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
+from airflow_provider_bc.client.queries import Query, entities_of
+from airflow_provider_bc.client.urls import ApiUrls
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection: its entities and the link to the next page (``None`` on the last).
+
+    Pass ``next_link`` back to ``iter_pages(next_link=...)`` to resume a read where it stopped.
+    """
+
+    entities: list[dict[str, Any]]
+    next_link: str | None
+    number: int
+
+
+class PageCursor:
+    """Follows ``@odata.nextLink`` from a first query; refuses links off the API origin and loops.
+
+    A page is handed out before its link is checked, so a bad link fails the read only when the
+    next page is asked for (:meth:`next_query`), and no entity already read is lost.
+    """
+
+    def __init__(self, urls: ApiUrls, first: Query) -> None:
+        self._urls = urls
+        self._context = first.context
+        self._followed: set[str] = set()
+        self._link: object = None
+        #: the GET of the first page
+        self.first = first
+        self.pages = 0
+        self.entities = 0
+
+    def page(self, payload: dict[str, Any]) -> Page:
+        """The page in ``payload``, the answer to the last query."""
+        self.pages += 1
+        entities = entities_of(payload, f"{self._context} (page {self.pages})")
+        self._link = payload.get("@odata.nextLink")
+        self.entities += len(entities)
+        return Page(entities, self._link if isinstance(self._link, str) else None, self.pages)
+
+    def next_query(self) -> Query | None:
+        """The GET of the next page (``None`` after the last), its link checked and pinned to the API origin."""
+        if self._link is None:
+            return None
+        link = self._urls.next_link(self._link)
+        if link in self._followed:
+            raise BusinessCentralBadAnswerError(
+                f"{self._context} (page {self.pages}): the nextLink repeats one already followed; "
+                "stopping an endless read",
+                url=link,
+            )
+        self._followed.add(link)
+        return Query(link, context=f"{self._context} (page {self.pages + 1})")
