@@ -31,12 +31,15 @@ class Api:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         token: str | None = None,
+        **options: Any,
     ) -> requests.Response:
         """GET with ``Authorization: Bearer`` (``token=""`` sends none); ``verify`` per request, because
-        ``Session.verify`` loses against a ``REQUESTS_CA_BUNDLE`` set in the environment."""
+        ``Session.verify`` loses against a ``REQUESTS_CA_BUNDLE`` set in the environment. ``options``
+        go to ``requests`` (``timeout``, default 60 s; ``stream``, ``allow_redirects``)."""
         bearer = self.token if token is None else token
         sent = {**({"Authorization": f"Bearer {bearer}"} if bearer else {}), **(headers or {})}
-        return self.session.get(self.url(path), params=params, headers=sent, verify=self.emulator.ca_bundle, timeout=60)
+        options.setdefault("timeout", 60)
+        return self.session.get(self.url(path), params=params, headers=sent, verify=self.emulator.ca_bundle, **options)
 
     def pages(
         self, path: str, params: dict[str, Any] | None = None, page_size: int | None = None

@@ -27,7 +27,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
     parser.add_argument("--max-concurrent", type=int, default=defaults.max_concurrent)
     parser.add_argument("--queue-size", type=int, default=defaults.queue_size)
     parser.add_argument("--token-lifetime", type=int, default=defaults.token_lifetime, help="seconds")
-    parser.add_argument("--state-dir", type=Path, help="where to write the CA bundle (default: a temp dir)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where to keep the CA bundle, certificates, client applications and inserted entries; a later "
+        "start on the same directory reuses them (default: a new temp dir)",
+    )
     parser.add_argument("--ready-file", type=Path, help="write the connection details here as JSON when ready")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args(argv)

@@ -5,12 +5,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from .asgi import Receive, Reply, Request, Scope, Send, drop_connection, json_reply, read_request, send_reply
+from .asgi import (
+    Receive,
+    Reply,
+    Request,
+    Scope,
+    Send,
+    client_gone_within,
+    drop_connection,
+    json_reply,
+    read_request,
+    send_reply,
+)
 from .bc_api import BusinessCentralApi
 from .control import control_reply
 from .entra import EntraError, entra_error_reply
 from .errors import ApiError, bc_headers, error_reply
-from .faults import CUT, DROP, REAL_ANSWER_KINDS
+from .faults import CUT, DROP, REAL_ANSWER_KINDS, SLOW_BODY, STALL, Fault
 from .routes import CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
 from .state import EmulatorState
 from .stats import DROPPED
@@ -40,17 +51,38 @@ class EmulatorApp:
             return
         if fault is not None and fault.kind not in REAL_ANSWER_KINDS:
             reply = fault.reply(route.name, correlation_id)
-        elif entra:
-            reply = self._entra(route, request, correlation_id)
         else:
-            reply = await self._business_central(route, request, correlation_id)
+            if entra:
+                reply = self._entra(route, request, correlation_id)
+            else:
+                reply = await self._business_central(route, request, correlation_id)
             reply = fault.rewrite(reply) if fault is not None else reply
-        if fault is not None and fault.kind == CUT:  # the real answer, cut off half-way through its body
+        await self._deliver(send, receive, request, route, reply, fault)
+
+    async def _deliver(
+        self, send: Send, receive: Receive, request: Request, route: Route, reply: Reply, fault: Fault | None
+    ) -> None:
+        """Count and send ``reply``, the way a ``cut``, ``stall`` or ``slow_body`` fault says.
+
+        A delayed answer is counted with its status when it is ready, before the delay, whether or not
+        the client waits for it; a client that disconnects during the delay ends it (nothing more is sent).
+        """
+        kind = fault.kind if fault is not None else None
+        if kind == CUT:  # the real answer, cut off half-way through its body
             self.state.stats.record(request, route.name, DROPPED)
             await send_reply(send, reply, cut_at=len(reply.body) // 2)
             await drop_connection(send, receive)
             return
         self.state.stats.record(request, route.name, reply.status)
+        delay = fault.delay if fault is not None and fault.delay is not None else 0.0
+        if kind == STALL and await client_gone_within(receive, delay):
+            return
+        if kind == SLOW_BODY:  # headers and half the body now, the rest after the delay
+            half = len(reply.body) // 2
+            await send_reply(send, reply, cut_at=half)
+            if not await client_gone_within(receive, delay):
+                await send({"type": "http.response.body", "body": reply.body[half:]})
+            return
         await send_reply(send, reply)
 
     def _entra(self, route: Route, request: Request, correlation_id: str) -> Reply:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,3 +83,19 @@ async def drop_connection(send: Send, receive: Receive) -> None:
         raise RuntimeError("this ASGI server does not expose the connection; a 'drop' fault needs uvicorn")
     transport.abort()
     await receive()  # returns once the server has noticed the disconnect, so it sends nothing itself
+
+
+async def client_gone_within(receive: Receive, seconds: float) -> bool:
+    """Wait ``seconds`` after the request was read; True as soon as the client disconnects instead."""
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        listening = asyncio.ensure_future(receive())
+        done, _ = await asyncio.wait({listening}, timeout=remaining)
+        if not done:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+            return False
+        if listening.result().get("type") == "http.disconnect":
+            return True
+    return False

@@ -1,4 +1,4 @@
-"""The control API under ``/_emulator/``: info, stats, reset, config, faults, clients, entries.
+"""The control API under ``/_emulator/``: info, stats, reset, config, faults, clients, revoke, entries.
 
 It needs no authentication and is left out of counters, limits and faults.
 """
@@ -46,11 +46,20 @@ def _register_client(state: EmulatorState, body: dict[str, Any]) -> Any:
     return {"client_id": client_id, "client_secret": client_secret}
 
 
+def _revoke(state: EmulatorState, body: dict[str, Any]) -> Any:
+    client_id = str(body.get("client_id") or state.info["client_id"])
+    state.directory.revoke(client_id)
+    return {"client_id": client_id}
+
+
 def _insert_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
     company_id = str(body.get("company_id") or DEFAULT_COMPANY_ID).lower()
     if state.store.company(company_id) is None:
         raise LookupError(f"no company with id {company_id}")
-    return state.store.insert_entry(company_id, dict(body.get("fields") or {}))
+    entity = state.store.insert_entry(company_id, dict(body.get("fields") or {}))
+    if state.inserted is not None:
+        state.inserted.record(company_id, entity)
+    return entity
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -62,6 +71,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "reset"): _reset,
     ("POST", "faults"): _add_fault,
     ("POST", "clients"): _register_client,
+    ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
 }
 

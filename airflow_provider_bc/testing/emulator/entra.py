@@ -1,13 +1,15 @@
-"""The Microsoft Entra ID stand-in: OpenID discovery, client-credentials tokens, token validation."""
+"""The Microsoft Entra ID stand-in: OpenID discovery, client-credentials tokens, token validation and revocation."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import secrets
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
@@ -51,23 +53,83 @@ def entra_error_reply(error: EntraError, correlation_id: str) -> Reply:
 
 
 class Directory:
-    """One Entra tenant with its registered client applications; issues and checks access tokens."""
+    """One Entra tenant with its registered client applications; issues and checks access tokens.
 
-    def __init__(self, tenant_id: str, tenant_domain: str, base_url: str, config: RuntimeConfig) -> None:
+    Each client's tokens are signed with a key derived from the tenant's signing key, the client id and
+    the client's key *generation*; :meth:`revoke` starts a new generation and refuses tokens of older ones.
+    ``on_change`` is called with :meth:`snapshot` whenever applications or revocations change, so a
+    restarted emulator can :meth:`restore` them and keep accepting the tokens it issued before.
+    """
+
+    def __init__(
+        self,
+        tenant_id: str,
+        tenant_domain: str,
+        base_url: str,
+        config: RuntimeConfig,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
         self.tenant_domain = tenant_domain
         self.base_url = base_url
         self.config = config
+        self.on_change = on_change
         self.apps: dict[str, str] = {}
         self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
+        self.generations: dict[str, int] = {}  # client id: generation of the key signing its new tokens
+        self.valid_from: dict[str, int] = {}  # client id: oldest generation not revoked (absent: 0)
         self._key = secrets.token_bytes(32)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Applications, signing key and revocations as JSON-ready data (holds secrets)."""
+        return {
+            "signing_key": self._key.hex(),
+            "apps": dict(self.apps),
+            "generations": dict(self.generations),
+            "valid_from": dict(self.valid_from),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Take over what :meth:`snapshot` returned (of this or an earlier emulator process)."""
+        self._key = bytes.fromhex(data["signing_key"])
+        self.apps = {str(k): str(v) for k, v in data["apps"].items()}
+        self.generations = {str(k): int(v) for k, v in data.get("generations", {}).items()}
+        self.valid_from = {str(k): int(v) for k, v in data.get("valid_from", {}).items()}
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.snapshot())
 
     def register(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
         """Register (or re-key) a client application; missing values are generated."""
         client_id = client_id or str(uuid.uuid4())
         client_secret = client_secret or f"{secrets.token_urlsafe(6)}~{secrets.token_urlsafe(27)}"
         self.apps[client_id] = client_secret
+        self._changed()
         return client_id, client_secret
+
+    def register_once(self, client_id: str) -> tuple[str, str]:
+        """``(id, secret)`` of ``client_id``, registered with a new secret only if it is unknown."""
+        if client_id in self.apps:
+            return client_id, self.apps[client_id]
+        return self.register(client_id)
+
+    def revoke(self, client_id: str) -> None:
+        """Refuse every token issued to ``client_id`` so far; tokens issued from now on are accepted."""
+        if client_id not in self.apps:
+            raise LookupError(f"no client application with id {client_id}")
+        generation = self.generations.get(client_id, 0) + 1
+        self.generations[client_id] = self.valid_from[client_id] = generation
+        self._changed()
+
+    def lift_revocations(self) -> None:
+        """Accept again every unexpired token issued to any client (revoked ones included)."""
+        if self.valid_from:
+            self.valid_from.clear()
+            self._changed()
+
+    def _signing_key(self, client_id: str, generation: int) -> bytes:
+        return hmac.new(self._key, f"{client_id}\n{generation}".encode(), hashlib.sha256).digest()
 
     def knows(self, tenant: str) -> bool:
         """Whether ``tenant`` (GUID or domain, any case) names this tenant."""
@@ -178,7 +240,8 @@ class Directory:
             "ver": "1.0",
             "jti": str(uuid.uuid4()),
         }
-        token = jwt.encode(claims, self._key, algorithm="HS256")
+        key = self._signing_key(client_id, self.generations.get(client_id, 0))
+        token = jwt.encode(claims, key, algorithm="HS256")
         self.issued.append(token)
         return token
 
@@ -187,10 +250,17 @@ class Directory:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise self._unauthorized(None)
+        token = token.strip()
+        try:
+            client_id = jwt.decode(token, options={"verify_signature": False}).get("appid")
+        except jwt.InvalidTokenError:
+            raise self._unauthorized("The token is invalid") from None
+        if not isinstance(client_id, str) or (generation := self._generation_of(token, client_id)) is None:
+            raise self._unauthorized("The token is invalid")
         try:
             claims = jwt.decode(
-                token.strip(),
-                self._key,
+                token,
+                self._signing_key(client_id, generation),
                 algorithms=["HS256"],
                 audience=BC_RESOURCE,
                 options={"require": ["exp", "iat", "aud", "tid", "appid"]},
@@ -201,10 +271,24 @@ class Directory:
             raise self._unauthorized("The audience is invalid") from None
         except jwt.InvalidTokenError:
             raise self._unauthorized("The token is invalid") from None
+        if generation < self.valid_from.get(client_id, 0):
+            raise self._unauthorized("The token is revoked")
         if claims["tid"] != self.tenant_id or (url_tenant is not None and not self.knows(url_tenant)):
             raise self._unauthorized("The token was issued for another tenant")
         principal: str = claims["appid"]
         return principal
+
+    def _generation_of(self, token: str, client_id: str) -> int | None:
+        """The key generation of ``client_id`` whose key signed ``token``, if any."""
+        for generation in range(self.generations.get(client_id, 0), -1, -1):
+            try:
+                jwt.PyJWS().decode(token, self._signing_key(client_id, generation), algorithms=["HS256"])
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.InvalidTokenError:
+                return None
+            return generation
+        return None
 
     def _unauthorized(self, problem: str | None) -> ApiError:
         challenge = f'Bearer authorization_uri="{self.base_url}/{self.tenant_id}/oauth2/authorize", ' + (

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 BC_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+_NOT_GIVEN: Any = object()  # add_fault's ``value`` when none is given (``None`` is the JSON null)
 
 
 class EmulatorError(RuntimeError):
@@ -26,17 +30,51 @@ def _tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _launch(
+    command: list[str], state_dir: Path, timeout: float, append_log: bool
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Run ``command`` (the emulator, without ``--ready-file``) and wait for its ready file."""
+    ready_file, log_file = state_dir / "ready.json", state_dir / "emulator.log"
+    ready_file.unlink(missing_ok=True)
+    with log_file.open("ab" if append_log else "wb") as log:
+        # The command is this interpreter running our own module with our own options.
+        process = subprocess.Popen(  # noqa: S603
+            [*command, "--ready-file", str(ready_file)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    deadline = time.monotonic() + timeout
+    while not ready_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            reason = f"exited with code {process.returncode}" if process.returncode else "timed out"
+            raise EmulatorError(f"The emulator {reason} before it was ready; its output:\n{_tail(log_file)}")
+        time.sleep(0.05)
+    info: dict[str, Any] = json.loads(ready_file.read_text())
+    return process, info
+
+
 class EmulatorHandle:
     """A running emulator subprocess: its connection details and control API.
 
-    Use :meth:`start` (also as a context manager); :meth:`stop` ends the process.
+    Use :meth:`start` (also as a context manager); :meth:`stop` ends the process. :meth:`restart`,
+    :meth:`down`, :meth:`stop_process` and :meth:`start_process` end and start it again in place.
     """
 
-    def __init__(self, process: subprocess.Popen[bytes], info: dict[str, Any], state_dir: Path, owned: bool) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        info: dict[str, Any],
+        state_dir: Path,
+        owned: bool,
+        command: list[str] | None = None,
+        timeout: float = 120.0,
+    ) -> None:
         self.process = process
         self.info = info
         self.state_dir = state_dir
         self._owned_dir = owned
+        self._command = command
+        self._timeout = timeout
         self._session = requests.Session()
 
     @classmethod
@@ -53,32 +91,28 @@ class EmulatorHandle:
 
         ``cli_options`` are the other command-line options by their Python name, e.g.
         ``latency=0.1, rate_limit=20, rate_window=10, max_concurrent=5, token_lifetime=60``.
+        A ``state_dir`` an emulator used before gives its certificates, client applications and
+        inserted entries to this one (see :meth:`restart`).
         """
         owned = state_dir is None
         directory = Path(tempfile.mkdtemp(prefix="bc-emulator-")) if state_dir is None else Path(state_dir)
-        ready_file, log_file = directory / "ready.json", directory / "emulator.log"
-        ready_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--entries", str(entries)]
-        command += ["--seed", str(seed), "--state-dir", str(directory), "--ready-file", str(ready_file)]
+        command += ["--seed", str(seed), "--state-dir", str(directory)]
         for name, value in cli_options.items():
             command += [f"--{name.replace('_', '-')}", str(value)]
-        with log_file.open("wb") as log:
-            # The command is this interpreter running our own module with our own options.
-            process = subprocess.Popen(  # noqa: S603
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + timeout
-        while not ready_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                reason = f"exited with code {process.returncode}" if process.returncode else "timed out"
-                raise EmulatorError(f"The emulator {reason} before it was ready; its output:\n{_tail(log_file)}")
-            time.sleep(0.05)
-        return cls(process, json.loads(ready_file.read_text()), directory, owned)
+        process, info = _launch(command, directory, timeout, append_log=False)
+        return cls(process, info, directory, owned, command, timeout)
 
-    def stop(self) -> None:
-        """End the emulator process (and remove its temporary directory)."""
+    @property
+    def running(self) -> bool:
+        """Whether the emulator process is alive (False between :meth:`stop_process` and :meth:`start_process`)."""
+        return self.process.poll() is None
+
+    def stop_process(self) -> None:
+        """End the emulator process, keeping its state directory; afterwards connections are refused.
+
+        :meth:`start_process` brings it back on the same port.
+        """
         self._session.close()
         if self.process.poll() is None:
             self.process.terminate()
@@ -87,6 +121,56 @@ class EmulatorHandle:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def start_process(self) -> None:
+        """Start the emulator again after :meth:`stop_process`: same port, state directory, seed, entries
+        and command-line options; waits until it accepts connections, then replaces :attr:`process`
+        and :attr:`info` (only the ``pid`` changes).
+
+        What carries over and what does not: see :meth:`restart`.
+        """
+        if self._command is None:
+            raise EmulatorError("this handle did not start the emulator, so it cannot start it again")
+        if self.running:
+            raise EmulatorError(f"the emulator is still running (pid {self.process.pid}); stop_process() first")
+        port = urlsplit(self.base_url).port
+        command = list(self._command)
+        while "--port" in command:  # the first start may have asked for port 0 (any free port)
+            index = command.index("--port")
+            del command[index : index + 2]
+        command += ["--port", str(port)]
+        self.process, self.info = _launch(command, self.state_dir, self._timeout, append_log=True)
+        self._session = requests.Session()
+
+    def restart(self) -> None:
+        """End the emulator process and start it again on the same port, in place.
+
+        The handle stays usable (a session-wide one too). Kept: base URL, CA bundle and server
+        certificate, client applications (ids and secrets), the token-signing key (so tokens issued
+        before the restart stay valid), revocations, the seeded data and entries inserted through
+        :meth:`insert_entry` (so nextLinks from before still work). Lost, as after :meth:`reset`:
+        runtime :meth:`configure` changes (back to the command-line values), pending faults, counters
+        and the request log; also the :meth:`issued_tokens` list, and connections open at the time.
+        """
+        self.stop_process()
+        self.start_process()
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[EmulatorHandle]:
+        """The emulator is unreachable (connection refused) inside the ``with``, and back after it.
+
+        ``with emulator.down(): ...`` is :meth:`stop_process`, then :meth:`start_process` on leaving,
+        also on an exception; see :meth:`restart` for what carries over.
+        """
+        self.stop_process()
+        try:
+            yield self
+        finally:
+            self.start_process()
+
+    def stop(self) -> None:
+        """End the emulator process (and remove its temporary directory)."""
+        self.stop_process()
         if self._owned_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -186,11 +270,13 @@ class EmulatorHandle:
         return list(self.stats()["recent_requests"])
 
     def issued_tokens(self) -> list[str]:
-        """Every access token issued so far (most recent 10,000), e.g. to search logs for leaks."""
+        """Every access token issued since the process started (most recent 10,000), e.g. to search logs
+        for leaks."""
         return list(self._control("GET", "tokens")["tokens"])
 
     def reset(self) -> None:
-        """Clear faults, counters and rate history; restore the start configuration (data stays)."""
+        """Clear faults, counters and rate history; restore the start configuration; lift every
+        revocation made by :meth:`revoke_tokens` (data, clients and tokens stay)."""
         self._control("POST", "reset")
 
     def configure(self, **options: Any) -> dict[str, Any]:
@@ -206,18 +292,58 @@ class EmulatorHandle:
         route: str | None = None,
         method: str | None = None,
         path_contains: str | None = None,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         next_link: str | None = None,
+        *,
+        delay: float | None = None,
+        content_type: str | None = None,
+        location: str | None = None,
+        value: Any = _NOT_GIVEN,
     ) -> None:
-        """Make the next ``count`` matching requests fail: status 401/429/500/502/503/504 (a BC or
-        Entra error body; ``Retry-After`` only if ``retry_after`` is given), ``"drop"`` (connection
-        closed without an answer), ``"cut"`` (the real answer, connection closed half-way through
-        its body), ``"invalid_json"`` (200, truncated body), ``"html"`` (502 HTML page) or
-        ``"next_link"`` (the real page with ``@odata.nextLink`` set to ``next_link``).
-        ``route`` is a route name as in :meth:`stats`; ``path_contains`` matches path and query."""
-        fault = {"kind": str(kind_or_status), "count": count, "route": route, "method": method}
+        """Make the next ``count`` matching requests fail (or misbehave) one of these ways.
+
+        Replacing the answer:
+
+        * status ``401``, ``403``, ``429``, ``500``, ``502``, ``503`` or ``504``: a BC error body (403:
+          ``Authorization_InsufficientPermissions``), on the token endpoint an Entra one (403:
+          ``access_denied``); ``Retry-After`` only if ``retry_after`` is given: whole seconds, or a
+          string sent verbatim (e.g. an HTTP date).
+        * ``"drop"``: the connection closed without an answer.
+        * ``"invalid_json"``: 200, truncated JSON body. ``"html"``: a 502 HTML page.
+        * ``"empty"``: 200 with BC's headers and an empty body (Content-Length 0).
+        * ``"redirect"``: 302 to ``location``, empty body.
+
+        Changing the real answer:
+
+        * ``"cut"``: the connection closed half-way through the body.
+        * ``"next_link"``: the page's ``@odata.nextLink`` set to ``next_link``.
+        * ``"value"``: a collection's ``value`` replaced by ``value``, any JSON value (``None`` sends
+          ``null``; other answers pass unchanged).
+        * ``"content_type"``: its Content-Type replaced by ``content_type`` (default
+          ``text/html; charset=utf-8``).
+        * ``"stall"``: nothing at all for ``delay`` seconds, then the answer (slower than a read timeout).
+        * ``"slow_body"``: headers and half the body at once, the rest after ``delay`` seconds.
+
+        A client giving up during a delay does no harm. Counters record ``cut`` and ``drop`` as status
+        0 and the others with the status answered (``stall`` and ``slow_body`` when the answer is ready,
+        before the delay, so also when the client gave up).
+        ``route`` is a route name as in :meth:`stats`; ``path_contains`` matches path and query.
+        ``delay``, ``content_type``, ``location`` and ``value`` are refused with other kinds."""
+        fault: dict[str, Any] = {"kind": str(kind_or_status), "count": count, "route": route, "method": method}
         fault |= {"path_contains": path_contains, "retry_after": retry_after, "next_link": next_link}
+        fault |= {"delay": delay, "content_type": content_type, "location": location}
+        if value is not _NOT_GIVEN:
+            fault["value"] = value
         self._control("POST", "faults", fault)
+
+    def revoke_tokens(self, client_id: str | None = None) -> str:
+        """Refuse every access token issued so far to ``client_id`` (default: the start-up client) with
+        401 ``Authentication_InvalidCredentials`` (``error_description="The token is revoked"``), as
+        when a token is revoked while MSAL still caches it; tokens issued afterwards work. Lasts until
+        :meth:`reset` (which the ``bc_emulator`` fixture calls before each test), across
+        :meth:`restart`. Returns the client id."""
+        result = self._control("POST", "revoke", {"client_id": client_id})
+        return str(result["client_id"])
 
     def register_client(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
         """Register another client application (random id/secret unless given): ``(id, secret)``."""
@@ -225,7 +351,9 @@ class EmulatorHandle:
         return str(result["client_id"]), str(result["client_secret"])
 
     def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
-        """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.)."""
+        """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.).
+
+        Inserted entries survive :meth:`restart` (kept in the state directory)."""
         result: dict[str, Any] = self._control("POST", "entries", {"company_id": company_id, "fields": fields})
         return result
 

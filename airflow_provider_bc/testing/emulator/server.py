@@ -1,4 +1,9 @@
-"""Start the emulator: TLS certificate (trustme), seeded state, uvicorn on a bound socket, readiness."""
+"""Start the emulator: TLS certificate (trustme), seeded state, uvicorn on a bound socket, readiness.
+
+Certificates, client applications (with the token-signing key) and inserted entries are kept in the
+state directory, so a start on the same directory and port (:meth:`EmulatorHandle.restart`) continues
+where the previous process stopped: see :mod:`.persistence`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trustme
 import uvicorn
 
 from . import seed
@@ -22,6 +26,7 @@ from .bc_api import BusinessCentralApi
 from .entra import Directory
 from .faults import FaultScript
 from .limits import Admission
+from .persistence import InsertedEntries, certificates, load_identity, save_identity
 from .settings import RuntimeConfig
 from .state import EmulatorState
 from .stats import Stats
@@ -41,16 +46,6 @@ class ServerOptions:
     state_dir: Path | None = None
     ready_file: Path | None = None
     access_log: bool = True
-
-
-def write_certificates(state_dir: Path) -> tuple[Path, Path]:
-    """Create a throw-away CA and a server certificate for 127.0.0.1/localhost: (CA bundle, server PEM)."""
-    authority = trustme.CA(organization_name="Business Central emulator")
-    certificate = authority.issue_cert("127.0.0.1", "localhost")
-    ca_bundle, server_pem = state_dir / "ca.pem", state_dir / "server.pem"
-    authority.cert_pem.write_to_path(str(ca_bundle))
-    certificate.private_key_and_cert_chain_pem.write_to_path(str(server_pem))
-    return ca_bundle, server_pem
 
 
 def describe(options: ServerOptions, base_url: str, ca_bundle: Path, client: tuple[str, str]) -> dict[str, Any]:
@@ -111,26 +106,43 @@ def banner(info: dict[str, Any]) -> str:
     )
 
 
+def _store(options: ServerOptions, inserted: InsertedEntries) -> Store:
+    """The seeded data, plus the entries inserted under the same seed and size before a restart."""
+    store = Store(options.seed, options.entries)
+    for company_id, entity in inserted.replay():
+        fields = {name: value for name, value in entity.items() if name not in ("@odata.etag", "entryNumber")}
+        store.insert_entry(company_id, fields)
+    return store
+
+
 def run(options: ServerOptions, config: RuntimeConfig) -> None:
     """Serve until interrupted (SIGINT/SIGTERM)."""
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="bc-emulator-"))
     state_dir.mkdir(parents=True, exist_ok=True)
-    ca_bundle, server_pem = write_certificates(state_dir)
+    ca_bundle, server_pem = certificates(state_dir)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((options.host, options.port))
     base_url = f"https://{options.host}:{listener.getsockname()[1]}"
-    directory = Directory(seed.TENANT_ID, seed.TENANT_DOMAIN, base_url, config)
-    info = describe(options, base_url, ca_bundle, directory.register(seed.DEFAULT_CLIENT_ID))
+    directory = Directory(
+        seed.TENANT_ID, seed.TENANT_DOMAIN, base_url, config, on_change=lambda data: save_identity(state_dir, data)
+    )
+    identity = load_identity(state_dir)
+    if identity is not None:
+        directory.restore(identity)
+    info = describe(options, base_url, ca_bundle, directory.register_once(seed.DEFAULT_CLIENT_ID))
+    save_identity(state_dir, directory.snapshot())
+    inserted = InsertedEntries(state_dir, options.seed, options.entries)
     state = EmulatorState(
         info=info,
         defaults=copy.copy(config),
         config=config,
-        store=Store(options.seed, options.entries),
+        store=_store(options, inserted),
         directory=directory,
         admission=Admission(config),
         faults=FaultScript(),
         stats=Stats(),
+        inserted=inserted,
     )
     app = EmulatorApp(state, BusinessCentralApi(state.store, base_url, seed.ENVIRONMENTS))
     server = uvicorn.Server(

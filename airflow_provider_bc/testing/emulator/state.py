@@ -9,6 +9,7 @@ from typing import Any
 from .entra import Directory
 from .faults import FaultScript
 from .limits import Admission
+from .persistence import InsertedEntries
 from .settings import RuntimeConfig
 from .stats import Stats
 from .store import Store
@@ -26,13 +27,16 @@ class EmulatorState:
     admission: Admission
     faults: FaultScript
     stats: Stats
+    inserted: InsertedEntries | None = None  # where inserted entries are kept for a restart
 
     def reset(self) -> None:
-        """Clear faults, counters, log and rate history; restore the start configuration.
+        """Clear faults, counters, log and rate history; restore the start configuration; lift revocations.
 
-        Data, registered clients and issued tokens stay valid.
+        Data, registered clients and issued tokens stay valid; revoked tokens are accepted again (a
+        revocation lasts until the next reset, i.e. for the test that made it).
         """
         self.config.apply(dataclasses.asdict(self.defaults))
         self.faults.clear()
         self.stats.reset()
         self.admission.reset()
+        self.directory.lift_revocations()

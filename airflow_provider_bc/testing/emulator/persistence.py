@@ -1,0 +1,83 @@
+"""What a restart on the same state directory keeps.
+
+* ``ca.pem`` and ``server.pem``: the CA bundle clients trust and the server's key and certificate,
+  made once and reused while both exist.
+* ``identity.json``: registered client applications (ids and secrets), the token-signing key and the
+  revocations, so tokens issued before a restart stay valid (and revoked ones stay revoked).
+* ``inserted_entries.jsonl``: item ledger entries inserted through the control API, inserted again at
+  start when the seed and entry count are those they were inserted under.
+
+Files holding secrets are written owner-only, and every file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+CA_FILE, SERVER_FILE = "ca.pem", "server.pem"
+IDENTITY_FILE, INSERTED_FILE = "identity.json", "inserted_entries.jsonl"
+
+
+def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` atomically with ``data`` (created with ``mode``)."""
+    partial = path.with_name(path.name + ".partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+    partial.replace(path)
+
+
+def certificates(state_dir: Path) -> tuple[Path, Path]:
+    """(CA bundle, server PEM) for 127.0.0.1/localhost: those in ``state_dir``, else a new throw-away pair."""
+    ca_bundle, server_pem = state_dir / CA_FILE, state_dir / SERVER_FILE
+    if ca_bundle.is_file() and server_pem.is_file():
+        return ca_bundle, server_pem
+    authority = trustme.CA(organization_name="Business Central emulator")  # valid until the year 3000
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    write_file(ca_bundle, authority.cert_pem.bytes(), 0o644)
+    write_file(server_pem, certificate.private_key_and_cert_chain_pem.bytes())
+    return ca_bundle, server_pem
+
+
+def load_identity(state_dir: Path) -> dict[str, Any] | None:
+    """What :func:`save_identity` last wrote in ``state_dir``, if anything."""
+    path = state_dir / IDENTITY_FILE
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def save_identity(state_dir: Path, data: dict[str, Any]) -> None:
+    """Keep the directory's applications, signing key and revocations (``Directory.snapshot()``)."""
+    write_file(state_dir / IDENTITY_FILE, json.dumps(data, indent=1).encode())
+
+
+class InsertedEntries:
+    """The journal of inserted entries: a header line (seed, entry count), then one line per entry."""
+
+    def __init__(self, state_dir: Path, seed: int, entries: int) -> None:
+        self.path = state_dir / INSERTED_FILE
+        self.header = {"seed": seed, "entries": entries}
+
+    def replay(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(company id, entity)`` of each entry inserted under the same seed and entry count, in order.
+
+        A journal of other data is discarded.
+        """
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        if not lines or json.loads(lines[0]) != self.header:
+            write_file(self.path, json.dumps(self.header).encode() + b"\n", 0o644)
+            return []
+        records = [json.loads(line) for line in lines[1:] if line.strip()]
+        return [(str(record["company_id"]), dict(record["entity"])) for record in records]
+
+    def record(self, company_id: str, entity: dict[str, Any]) -> None:
+        """Append one inserted entity (as the control API returned it)."""
+        with self.path.open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps({"company_id": company_id, "entity": entity}, ensure_ascii=False) + "\n")
