@@ -24,6 +24,16 @@ from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
 log = logging.getLogger(__name__)
 
 
+class FindOptions(TypedDict, total=False):
+    """Keyword options of a one-request read (:meth:`BusinessCentralClient.find_entities`)."""
+
+    company_id: str | None
+    filter: str | None
+    select: Iterable[str] | str | None
+    orderby: Iterable[str] | str | None
+    top: int
+
+
 class ReadOptions(TypedDict, total=False):
     """Keyword options of a collection read (:meth:`BusinessCentralClient.iter_pages`)."""
 
@@ -138,19 +148,16 @@ class BusinessCentralClient:
             yield from entities
             del entities  # let the page go before the next one is fetched
 
-    def find_entities(
-        self,
-        entity_set: str,
-        *,
-        company_id: str | None = None,
-        filter: str | None = None,
-        select: Iterable[str] | str | None = None,
-        orderby: Iterable[str] | str | None = None,
-        top: int = 100,
-    ) -> list[dict[str, Any]]:
-        """At most ``top`` entities matching ``filter`` (one request, no paging)."""
+    def find_entities(self, entity_set: str, **options: Unpack[FindOptions]) -> list[dict[str, Any]]:
+        """At most ``top`` (default 100) entities matching ``filter``, in one request (no paging)."""
         query = collection_query(
-            self.urls, entity_set, company_id, filter=filter, select=select, orderby=orderby, top=top
+            self.urls,
+            entity_set,
+            options.get("company_id"),
+            filter=options.get("filter"),
+            select=options.get("select"),
+            orderby=options.get("orderby"),
+            top=options.get("top", 100),
         )
         return found_entities(self.run(query), query.context)
 

@@ -22,7 +22,7 @@ from airflow_provider_bc.connection_fields import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_bc.client.client import BusinessCentralClient, ReadOptions
+    from airflow_provider_bc.client.client import BusinessCentralClient, FindOptions, ReadOptions
     from airflow_provider_bc.client.lookup import Lookup
     from airflow_provider_bc.client.paging import Page
 
@@ -195,20 +195,9 @@ class BusinessCentralHook(BaseHook):
         """Every entity of a collection, a page in memory at a time (options as :meth:`iter_pages`)."""
         return self.client.iter_entities(entity_set, **options)
 
-    def find_entities(
-        self,
-        entity_set: str,
-        *,
-        company_id: str | None = None,
-        filter: str | None = None,
-        select: Iterable[str] | str | None = None,
-        orderby: Iterable[str] | str | None = None,
-        top: int = 100,
-    ) -> list[dict[str, Any]]:
-        """At most ``top`` entities matching ``filter`` (one request)."""
-        return self.client.find_entities(
-            entity_set, company_id=company_id, filter=filter, select=select, orderby=orderby, top=top
-        )
+    def find_entities(self, entity_set: str, **options: Unpack[FindOptions]) -> list[dict[str, Any]]:
+        """At most ``top`` (default 100) entities matching ``filter``, in one request."""
+        return self.client.find_entities(entity_set, **options)
 
     def entity_exists(
         self, entity_set: str, entity_id: str | None = None, *, company_id: str | None = None, filter: str | None = None
