@@ -62,27 +62,29 @@ class EntraSession(PinnedSession):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         response = super().request(method, url, *args, **kwargs)
-        where = f"Entra ID ({_without_query(str(url))})"
+        where = str(url).split("?", 1)[0]
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
         if response.status_code == 429 or response.status_code >= 500:
+            code = body.get("error") if isinstance(body, dict) else None
             raise BusinessCentralThrottledError(
-                f"{where} is not answering properly: HTTP {response.status_code}",
+                f"Entra ID is not answering properly: HTTP {response.status_code} from {where}",
                 status=response.status_code,
+                code=f"Entra {code or 'outage'}",
+                url=where,
                 retry_after=response.headers.get("Retry-After"),
             )
-        if response.status_code < 300:
-            try:
-                response.json()
-            except ValueError:
-                raise BusinessCentralBadAnswerError(
-                    f"{where} answered HTTP {response.status_code} with a body that is not JSON "
-                    f"({len(response.content)} bytes)",
-                    status=response.status_code,
-                ) from None
+        if response.status_code < 300 and not isinstance(body, dict):
+            raise BusinessCentralBadAnswerError(
+                f"Entra ID answered HTTP {response.status_code} from {where} with a body that is not a JSON "
+                f"object ({len(response.content)} bytes)",
+                status=response.status_code,
+                code="Entra",
+                url=where,
+            )
         return response
-
-
-def _without_query(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 def _build_app(settings: ClientSettings) -> msal.ConfidentialClientApplication:

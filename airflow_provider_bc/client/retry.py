@@ -144,6 +144,8 @@ class Attempts:
 
 
 def _cause(error: BusinessCentralError) -> str:
-    if error.status is not None:
-        return f"HTTP {error.status} {error.code or ''}".strip()
-    return error.message[:200]
+    """A few words on what went wrong, for the retry log line (the request is named there already)."""
+    what = " ".join(str(part) for part in ("HTTP" if error.status else None, error.status, error.code) if part)
+    if isinstance(error, BusinessCentralBadAnswerError):
+        what += " answer that is not what Business Central sends"
+    return what.strip() or type(error).__name__

@@ -73,6 +73,7 @@ def no_answer(
     return BusinessCentralConnectionError(
         f"{url} gave no complete answer (connect_timeout={settings.connect_timeout} s, "
         f"read_timeout={settings.read_timeout} s): {type(exc).__name__}: {exc}",
+        code=type(exc).__name__,
         url=url,
         client_request_id=client_request_id,
     )
