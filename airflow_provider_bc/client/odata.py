@@ -161,10 +161,10 @@ def check_top(top: object) -> int:
 
 
 def _terms(value: Iterable[str] | str, argument: str) -> list[str]:
-    items = [value] if isinstance(value, str) else list(value)
+    items: list[object] = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else [value]
     if not all(isinstance(item, str) for item in items):
         raise BusinessCentralQueryError(argument, f"must be text or a list of texts, got {value!r}")
-    terms = [term.strip() for term in ",".join(items).split(",")]
+    terms = [term.strip() for term in ",".join(str(item) for item in items).split(",")]
     if not any(terms):
         raise BusinessCentralQueryError(argument, f"names no field: {value!r}")
     return terms

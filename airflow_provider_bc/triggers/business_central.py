@@ -28,12 +28,20 @@ class BusinessCentralEntityTrigger(BaseTrigger):
         self,
         *,
         business_central_conn_id: str,
-        lookup: Lookup | Mapping[str, Any],
+        lookup: Lookup | Mapping[str, Any] | None = None,
         poll_interval: float = 60.0,
         timeout_at: float | None = None,
+        **before_0_2: Any,
     ) -> None:
+        """``before_0_2``: ``entity_set``, ``entity_id``, ``filter``, ... as triggers deferred by
+        version 0.1 were stored; they are read into a :class:`Lookup`, so an upgrade while sensors
+        wait does not fail them."""
         super().__init__()  # type: ignore[no-untyped-call]
         self.business_central_conn_id = business_central_conn_id
+        if lookup is None:
+            lookup = Lookup.build(**before_0_2)
+        elif before_0_2:
+            raise TypeError(f"unexpected arguments {sorted(before_0_2)} beside lookup")
         self.lookup = lookup if isinstance(lookup, Lookup) else Lookup.from_dict(lookup)
         self.poll_interval = poll_interval
         self.timeout_at = timeout_at

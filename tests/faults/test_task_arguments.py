@@ -28,6 +28,10 @@ DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
         ({"match": {"documentNumber": object()}}, "value"),
         ({"filter": "quantity gt 0", "select": ["id", "quantity desc"]}, "select"),
         ({"filter": "quantity gt 0", "select": ","}, "select"),
+        ({"filter": "quantity gt 0", "select": 7}, "select"),
+        ({"filter": "quantity gt 0", "select": ["id", None]}, "select"),
+        ({"filter": 7}, "filter"),
+        ({"match": "documentNumber"}, "match"),
         ({"filter": "quantity gt 0", "company_id": ""}, "company_id"),
         ({"filter": "quantity gt 0", "company_id": "CRONUS USA, Inc."}, "company_id"),
         ({"filter": "quantity gt 0", "max_records": 0}, "top"),
@@ -108,3 +112,34 @@ def test_a_lookup_travels_as_plain_data_unchanged() -> None:
     assert lookup.company_id == "3e5a0f1c-52ff-eb11-bb76-000d3a220646"
     assert lookup.select == ("id", "entryNumber")
     assert Lookup.from_dict(lookup.to_dict()) == lookup
+
+
+def test_a_trigger_stored_by_version_0_1_still_runs(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    import asyncio
+
+    from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
+
+    bc_connection()
+    stored = {  # the kwargs a 0.1 sensor deferred with, as the triggerer kept them
+        "business_central_conn_id": "business_central_default",
+        "entity_set": "itemLedgerEntries",
+        "entity_id": None,
+        "filter": "documentNumber eq 'START-MANF'",
+        "company_id": None,
+        "select": ["id", "documentNumber"],
+        "top": 1,
+        "poll_interval": 1.0,
+        "timeout_at": None,
+    }
+    trigger = BusinessCentralEntityTrigger(**stored)
+    assert trigger.lookup == Lookup(filter="documentNumber eq 'START-MANF'", select=("id", "documentNumber"))
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = asyncio.run(first_event())
+    assert event["status"] == "success" and event["records"][0]["documentNumber"] == "START-MANF"
