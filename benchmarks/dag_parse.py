@@ -18,7 +18,6 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-
 HEADER = """
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
@@ -67,9 +66,7 @@ PROBE = textwrap.dedent(
 
 def parse_once(path: Path) -> dict[str, float]:
     env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True, env=env)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -96,7 +93,8 @@ def main() -> None:
         f"httpx {bool(last['httpx_added'])}"
     )
     ratio = medians["provider"] / medians["empty"]
-    print(f"RESULT parse_ratio={ratio:.3f} provider_ms={medians['provider'] * 1000:.1f} empty_ms={medians['empty'] * 1000:.1f}")
+    provider_ms, empty_ms = medians["provider"] * 1000, medians["empty"] * 1000
+    print(f"RESULT parse_ratio={ratio:.3f} provider_ms={provider_ms:.1f} empty_ms={empty_ms:.1f}")
 
 
 if __name__ == "__main__":

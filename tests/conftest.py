@@ -1,44 +1,60 @@
-"""Test-session setup: a throw-away AIRFLOW_HOME with a SQLite metadata DB, set before Airflow loads."""
+"""Test-session setup: a throw-away AIRFLOW_HOME with a SQLite metadata DB, set before Airflow loads,
+and the session-wide secret scan (:mod:`tests.secret_scan`)."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_DAGS = REPO / "dags_examples"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
+from tests.secret_scan import SecretScanner, SecretScanPlugin
+from tests.support import DOCUMENTED_ENTRY_FILE, EXAMPLE_DAGS, TEST_DAGS
 
 prepare_airflow_home(Path(tempfile.mkdtemp(prefix="bc-airflow-home-")), EXAMPLE_DAGS, TEST_DAGS)
 os.environ.pop("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", None)
 
+SECRET_SCANNER = pytest.StashKey[SecretScanner]()
 
-DOCUMENTED_ENTRY_FILE = Path(__file__).parent / "emulator" / "data" / "documented_item_ledger_entry.json"
-DOCUMENTED_FIELDS = [
-    "@odata.etag",
-    "id",
-    "entryNumber",
-    "itemNumber",
-    "postingDate",
-    "entryType",
-    "sourceNumber",
-    "sourceType",
-    "documentNumber",
-    "documentType",
-    "description",
-    "quantity",
-    "salesAmountActual",
-    "costAmountActual",
-    "lastModifiedDateTime",
-]
+
+def metadata_db() -> Path | None:
+    """The SQLite file of the metadata DB Airflow is using in this process (``None`` if Airflow never
+    set up its DB connection, or it is not SQLite). Asked of Airflow, not of the environment: this
+    module must not be imported by tests (they import :mod:`tests.support`): it prepares the home."""
+    settings = sys.modules.get("airflow.settings")
+    engine = getattr(settings, "engine", None)
+    if engine is not None:
+        url = engine.url
+        return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+    conn = str(getattr(settings, "SQL_ALCHEMY_CONN", None) or "")
+    return Path(conn.removeprefix("sqlite:///")) if conn.startswith("sqlite:///") else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    scanner = SecretScanner(xcom_db=metadata_db)
+    config.stash[SECRET_SCANNER] = scanner
+    config.pluginmanager.register(SecretScanPlugin(scanner), "bc_secret_scan")
+
+
+@pytest.fixture(scope="session")
+def secret_scanner(pytestconfig: pytest.Config) -> SecretScanner:
+    """The session's secret scanner: what it collected so far, and the secrets it looks for."""
+    return pytestconfig.stash[SECRET_SCANNER]
+
+
+@pytest.fixture(scope="session")
+def bc_emulator_session(bc_emulator_session: Any, secret_scanner: SecretScanner) -> Iterator[Any]:
+    """The plugin's session emulator; its client secret and every token it issued are looked for."""
+    secret_scanner.add_secret("client secret", bc_emulator_session.client_secret)
+    yield bc_emulator_session
+    for token in bc_emulator_session.issued_tokens():
+        secret_scanner.add_secret("access token issued by the emulator", token)
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +64,14 @@ def documented_entry() -> dict[str, Any]:
 
 
 @pytest.fixture
-def defined_connections() -> list[dict[str, Any]]:
-    """Every connection ``bc_connection`` defined in the current test."""
-    return []
-
-
-@pytest.fixture
 def bc_connection(
-    bc_emulator: Any, monkeypatch: pytest.MonkeyPatch, defined_connections: list[dict[str, Any]]
+    bc_emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    secret_scanner: SecretScanner,
 ) -> Callable[..., dict[str, Any]]:
     """Define an Airflow connection (env var) to the emulator; ``fresh_client=True`` registers a new
-    Entra app so the test starts with an empty MSAL token cache. Returns the connection dict."""
+    Entra app so the test starts with an empty MSAL token cache. Returns the connection dict.
+    Its password is one of the secrets the session's secret scan looks for."""
 
     def define(
         conn_id: str = "business_central_default", *, fresh_client: bool = False, **extra: Any
@@ -68,7 +81,7 @@ def bc_connection(
             conn["login"], conn["password"] = bc_emulator.register_client()
         conn["extra"].update(extra)
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-        defined_connections.append(conn)
+        secret_scanner.add_secret("client secret", conn["password"])
         return dict(conn)
 
     return define

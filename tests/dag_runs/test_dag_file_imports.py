@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import EXAMPLE_DAGS
+from tests.support import EXAMPLE_DAGS
 
 PROBE = """
 import json, runpy, sys

@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pendulum
 import requests
 
 from airflow_provider_bc.testing.airflow_runs import load_dag, task_states, xcom_value
-from tests.conftest import DOCUMENTED_FIELDS, EXAMPLE_DAGS
+from tests.support import DOCUMENTED_FIELDS, EXAMPLE_DAGS, task_history
 
 DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
 RECONCILED_DAY = "2022-06-10"
@@ -45,22 +45,43 @@ def test_fetch_dag_with_another_entry_id_from_the_run_conf(
     assert xcom_value(run, "get_entry")["documentNumber"] == other["documentNumber"]
 
 
+def _checks_for(emulator: Any, document: str) -> int:
+    """How many item ledger entry queries the emulator answered that looked for ``document``."""
+    return sum(
+        1
+        for r in emulator.recent_requests()
+        if r["route"] == "itemLedgerEntries" and r["status"] == 200 and document in unquote(r["path"])
+    )
+
+
 def test_wait_dag_defers_until_the_entry_is_posted(
     airflow_db: None, bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
 ) -> None:
     bc_connection()
     document = f"WAIT-{uuid.uuid4().hex[:8].upper()}"
-    poster = threading.Timer(
-        3.0,
-        bc_emulator.insert_entry,
-        kwargs={"documentNumber": document, "quantity": 7, "entryType": "Positive_x0020_Adjmt_x002E_"},
-    )
-    started = time.monotonic()
+    seen_before_posting: list[int] = []
+    stop = threading.Event()
+
+    def post_after_two_checks() -> None:
+        """Post the entry once the sensor has looked for it twice (its own check, then the trigger's)."""
+        while not stop.wait(0.1):
+            if (checks := _checks_for(bc_emulator, document)) >= 2:
+                seen_before_posting.append(checks)
+                bc_emulator.insert_entry(documentNumber=document, quantity=7, entryType="Positive_x0020_Adjmt_x002E_")
+                return
+
+    poster = threading.Thread(target=post_after_two_checks, daemon=True)
     poster.start()
-    run = load_dag(EXAMPLE_DAGS / "bc_wait_for_posting.py").test(run_conf={"document_number": document})
-    poster.join()
+    try:
+        run = load_dag(EXAMPLE_DAGS / "bc_wait_for_posting.py").test(run_conf={"document_number": document})
+    finally:
+        stop.set()
+        poster.join()
     assert str(run.state) == "success", task_states(run)
-    assert time.monotonic() - started >= 3.0
+    # it looked, did not find it, was still waiting when it was posted, and found it by looking again
+    assert seen_before_posting and seen_before_posting[0] >= 2
+    assert _checks_for(bc_emulator, document) > seen_before_posting[0]
+    assert task_history(run, "wait_for_entry")["events"] == ["running", "deferred", "running", "success"]
     found = xcom_value(run, "wait_for_entry")
     assert [entry["documentNumber"] for entry in found] == [document]
     fetched = xcom_value(run, "fetch_entry")

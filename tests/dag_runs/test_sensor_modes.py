@@ -1,32 +1,58 @@
-"""Sensors under real Airflow (dag.test): the timeout holds in every mode; a wrong secret fails at once."""
+"""Sensors under real Airflow (dag.test): the timeout holds in every mode; a wrong secret fails at once.
+
+Decided by what happened (the emulator's request counts, the task instance's recorded state changes,
+reschedules and trigger, the exception the task failed with), never by a stopwatch.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airflow_provider_bc.testing.airflow_runs import load_dag, task_states
-from tests.conftest import TEST_DAGS
+from tests.support import TEST_DAGS, task_history
+
+TIMEOUT, POKE_INTERVAL = 4, 1  # as in tests/dags/sensor_dags.py
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_sensor_timeout_is_honoured(
-    mode: str, airflow_db: None, bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+    mode: str,
+    airflow_db: None,
+    bc_emulator: Any,
+    bc_connection: Callable[..., dict[str, Any]],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     bc_connection()
-    dag = load_dag(TEST_DAGS / "sensor_dags.py", f"bc_test_sensor_timeout_{mode}")
-    started = time.monotonic()
-    run = dag.test()
-    elapsed = time.monotonic() - started
+    run = load_dag(TEST_DAGS / "sensor_dags.py", f"bc_test_sensor_timeout_{mode}").test()
+    output = capfd.readouterr()
     assert str(run.state) == "failed"
     assert task_states(run) == {"wait": "failed"}
-    assert 4 <= elapsed < 40, elapsed  # waited out the 4 s timeout, then stopped
-    checks = bc_emulator.stats()["requests"]["itemLedgerEntries"]["200"]
-    assert checks >= 2  # it did check more than once while waiting
+    assert "AirflowSensorTimeout" in output.out + output.err  # it failed because it timed out ...
+
+    requests = bc_emulator.stats()["requests"]
+    checks = requests["itemLedgerEntries"].get("200", 0)
+    assert requests["itemLedgerEntries"] == {"200": checks}  # ... not because a check went wrong
+    # it checked more than once while waiting, and stopped: one check per poke interval at most
+    assert 2 <= checks <= TIMEOUT // POKE_INTERVAL + 3, checks
+
+    history = task_history(run, "wait")
+    assert history["try_number"] == 1  # a timeout is final: no retry
+    assert history["events"][0] == "running" and history["events"][-1] == "failed"
+    if mode == "poke":  # poked in place, in one go
+        assert history["events"] == ["running", "failed"]
+        assert history["reschedules"] == 0 and history["trigger_id"] is None
+    elif mode == "reschedule":  # one check per run: each but the last ended in a reschedule
+        assert history["reschedules"] >= 1
+        assert history["events"].count("up_for_reschedule") == history["reschedules"]
+        assert checks == history["reschedules"] + 1
+        assert history["trigger_id"] is None
+    else:  # checked once, handed the waiting to a trigger, resumed only to fail
+        assert history["events"] == ["running", "deferred", "running", "failed"]
+        assert history["trigger_id"] is not None and history["reschedules"] == 0
 
 
 def test_wrong_secret_fails_on_the_first_check(
@@ -35,10 +61,13 @@ def test_wrong_secret_fails_on_the_first_check(
     conn = bc_connection("bc_wrong_secret", fresh_client=True)
     conn["password"] = "wrong-" + conn["password"]
     monkeypatch.setenv("AIRFLOW_CONN_BC_WRONG_SECRET", json.dumps(conn))
-    started = time.monotonic()
     run = load_dag(TEST_DAGS / "sensor_dags.py", "bc_test_sensor_wrong_secret").test()
     assert str(run.state) == "failed"
-    assert time.monotonic() - started < 25  # not the 600 s timeout, not even one 30 s poke interval
     stats = bc_emulator.stats()
-    assert stats["requests"]["token"].get("401", 0) + stats["requests"]["token"].get("400", 0) >= 1
+    refused = {status: n for status, n in stats["requests"]["token"].items() if status != "200"}
+    assert sum(refused.values()) == 1 and set(refused) <= {"400", "401"}, refused  # asked once, not again
     assert "itemLedgerEntries" not in stats["requests"]
+    # failed on its first poke: no second poke (30 s later), no reschedule, no retry, no 600 s wait
+    history = task_history(run, "wait")
+    assert history["events"] == ["running", "failed"]
+    assert history["try_number"] == 1 and history["reschedules"] == 0

@@ -9,9 +9,24 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from tests.secret_scan import SecretScanner
 
 
-def test_providers_manager_lists_provider_hook_and_connection_fields() -> None:
+def _airflow_connection(conn_id: str) -> Any:
+    """The connection as Airflow resolves it for a task (task SDK), or as Airflow 2 does."""
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id)
+    except ImportError:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(conn_id)
+
+
+def test_providers_manager_lists_provider_hook_and_connection_fields(
+    bc_connection: Callable[..., dict[str, Any]],
+) -> None:
     from airflow.providers_manager import ProvidersManager
 
     manager = ProvidersManager()
@@ -19,12 +34,15 @@ def test_providers_manager_lists_provider_hook_and_connection_fields() -> None:
     try:  # Airflow >= 3.2 keeps hook discovery in the task SDK
         from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-        hook = ProvidersManagerTaskRuntime().hooks["business_central"]
+        hook_info = ProvidersManagerTaskRuntime().hooks["business_central"]
     except ImportError:
-        hook = manager.hooks["business_central"]
-    assert hook is not None
-    assert hook.hook_class_name == "airflow_provider_bc.hooks.business_central.BusinessCentralHook"
-    assert hook.connection_type == "business_central"
+        hook_info = manager.hooks["business_central"]
+    # Airflow turns a connection of our type into our hook, bound to that connection, and it works
+    bc_connection("bc_through_airflow")
+    hook = _airflow_connection("bc_through_airflow").get_hook()
+    assert type(hook) is BusinessCentralHook
+    assert getattr(hook, hook_info.connection_id_attribute_name) == "bc_through_airflow"
+    assert hook.list_companies()[0]["name"] == "CRONUS USA, Inc."
     widgets = manager.connection_form_widgets
     for field in ("tenant_id", "environment", "company_id", "verify", "max_retries"):
         assert f"extra__business_central__{field}" in widgets
@@ -60,11 +78,11 @@ def test_test_connection_names_a_missing_default_company(bc_connection: Callable
 
 
 def test_the_leak_scan_sees_what_the_hook_logs(
-    bc_connection: Callable[..., dict[str, Any]], no_secret_or_token_leaks: list[str]
+    request: pytest.FixtureRequest, bc_connection: Callable[..., dict[str, Any]], secret_scanner: SecretScanner
 ) -> None:
-    """The autouse scan is only worth something if it sees the hook's and urllib3's records."""
+    """The session's secret scan is only worth something if it sees the hook's and urllib3's records."""
     bc_connection("bc_scanned", fresh_client=True)
     BusinessCentralHook("bc_scanned").list_companies()
-    text = "\n".join(no_secret_or_token_leaks)
+    text = "\n".join(t for where, t in secret_scanner.texts if where.endswith(f"during {request.node.nodeid}"))
     assert "Fetched a new Business Central token" in text
     assert "urllib3.connectionpool DEBUG" in text

@@ -137,7 +137,6 @@ def test_fifty_triggers_share_one_event_loop_without_blocking_it(
         for document in documents
     ]
 
-
     def post_all() -> None:
         for document in documents:
             bc_emulator.insert_entry(documentNumber=document)

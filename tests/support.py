@@ -1,0 +1,59 @@
+"""What tests share besides fixtures: paths, the documented entry's fields, reading task history.
+
+(Tests import from here, never from ``conftest``: importing ``tests.conftest`` would run the
+session set-up a second time.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_DAGS = REPO / "dags_examples"
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+DOCUMENTED_ENTRY_FILE = Path(__file__).parent / "emulator" / "data" / "documented_item_ledger_entry.json"
+DOCUMENTED_FIELDS = [
+    "@odata.etag",
+    "id",
+    "entryNumber",
+    "itemNumber",
+    "postingDate",
+    "entryType",
+    "sourceNumber",
+    "sourceType",
+    "documentNumber",
+    "documentType",
+    "description",
+    "quantity",
+    "salesAmountActual",
+    "costAmountActual",
+    "lastModifiedDateTime",
+]
+
+
+def task_history(dag_run: Any, task_id: str) -> dict[str, Any]:
+    """What the metadata DB recorded about one task instance of ``dag_run``: its ``state``,
+    ``try_number`` and ``trigger_id``, the state changes in order (``events``, from the audit log),
+    and how many times it was rescheduled (``reschedules``)."""
+    from airflow.models.log import Log
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        (ti,) = [ti for ti in dag_run.get_task_instances(session=session) if ti.task_id == task_id]
+        events = session.scalars(
+            select(Log.event)
+            .where(Log.dag_id == dag_run.dag_id, Log.run_id == dag_run.run_id, Log.task_id == task_id)
+            .order_by(Log.id)
+        ).all()
+        reschedules = session.scalar(
+            select(func.count()).select_from(TaskReschedule).where(TaskReschedule.ti_id == ti.id)
+        )
+        return {
+            "state": str(ti.state),
+            "try_number": ti.try_number,
+            "trigger_id": ti.trigger_id,
+            "events": list(events),
+            "reschedules": reschedules,
+        }
