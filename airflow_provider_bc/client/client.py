@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from typing_extensions import Unpack
@@ -22,6 +23,13 @@ from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
 
 log = logging.getLogger(__name__)
+
+
+class EntityOptions(TypedDict, total=False):
+    """Keyword options of a read by id (:meth:`BusinessCentralClient.get_entity`)."""
+
+    company_id: str | None
+    select: Iterable[str] | str | None
 
 
 class FindOptions(TypedDict, total=False):
@@ -101,22 +109,13 @@ class BusinessCentralClient:
         """The entity ``lookup.entity_id`` (``@odata.*`` annotations kept); raises not-found when absent."""
         return self.run(lookup_query(self.urls, lookup, missing_ok=False))
 
-    def get_entity(
-        self,
-        entity_set: str,
-        entity_id: str,
-        *,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-    ) -> dict[str, Any]:
-        """One entity by its id; raises not-found when absent."""
-        return self.get(Lookup.build(entity_set, entity_id=entity_id, company_id=company_id, select=select))
+    def get_entity(self, entity_set: str, entity_id: str, **options: Unpack[EntityOptions]) -> dict[str, Any]:
+        """One entity by its id (options ``company_id``, ``select``); raises not-found when absent."""
+        return self.get(Lookup.build(entity_set, entity_id=entity_id, **options))
 
-    def get_item_ledger_entry(
-        self, entity_id: str, *, company_id: str | None = None, select: Iterable[str] | str | None = None
-    ) -> dict[str, Any]:
-        """One item ledger entry by its id."""
-        return self.get_entity(ITEM_LEDGER_ENTRIES, entity_id, company_id=company_id, select=select)
+    def get_item_ledger_entry(self, entity_id: str, **options: Unpack[EntityOptions]) -> dict[str, Any]:
+        """One item ledger entry by its id (options as :meth:`get_entity`)."""
+        return self.get_entity(ITEM_LEDGER_ENTRIES, entity_id, **options)
 
     def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """The entity with ``lookup.entity_id``, or up to ``lookup.top`` matching ``lookup.filter``;
@@ -161,17 +160,9 @@ class BusinessCentralClient:
         )
         return found_entities(self.run(query), query.context)
 
-    def entity_exists(
-        self,
-        entity_set: str,
-        entity_id: str | None = None,
-        *,
-        company_id: str | None = None,
-        filter: str | None = None,
-    ) -> bool:
-        """Whether an entity with ``entity_id``, or any entity matching ``filter``, exists."""
-        lookup = Lookup.build(entity_set, entity_id=entity_id, filter=filter, company_id=company_id, select="id")
-        return bool(self.lookup(lookup))
+    def entity_exists(self, lookup: Lookup) -> bool:
+        """Whether the entity ``lookup.entity_id``, or any entity matching ``lookup.filter``, exists."""
+        return bool(self.lookup(replace(lookup, select=("id",), top=1)))
 
     def list_companies(self) -> list[dict[str, Any]]:
         """The companies of the environment (``id``, ``name``, ``displayName``, ...)."""

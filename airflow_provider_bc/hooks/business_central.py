@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from airflow_provider_bc.connection_fields import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_bc.client.client import BusinessCentralClient, FindOptions, ReadOptions
+    from airflow_provider_bc.client.client import BusinessCentralClient, EntityOptions, FindOptions, ReadOptions
     from airflow_provider_bc.client.lookup import Lookup
     from airflow_provider_bc.client.paging import Page
 
@@ -166,22 +166,13 @@ class BusinessCentralHook(BaseHook):
         """The entity ``lookup.entity_id``; raises not-found when absent."""
         return self.client.get(lookup)
 
-    def get_entity(
-        self,
-        entity_set: str,
-        entity_id: str,
-        *,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-    ) -> dict[str, Any]:
-        """One entity by id (see ``BusinessCentralClient.get_entity``)."""
-        return self.client.get_entity(entity_set, entity_id, company_id=company_id, select=select)
+    def get_entity(self, entity_set: str, entity_id: str, **options: Unpack[EntityOptions]) -> dict[str, Any]:
+        """One entity by id; options ``company_id``, ``select`` (see ``BusinessCentralClient.get_entity``)."""
+        return self.client.get_entity(entity_set, entity_id, **options)
 
-    def get_item_ledger_entry(
-        self, entity_id: str, *, company_id: str | None = None, select: Iterable[str] | str | None = None
-    ) -> dict[str, Any]:
-        """One item ledger entry by id."""
-        return self.client.get_item_ledger_entry(entity_id, company_id=company_id, select=select)
+    def get_item_ledger_entry(self, entity_id: str, **options: Unpack[EntityOptions]) -> dict[str, Any]:
+        """One item ledger entry by id; options ``company_id``, ``select``."""
+        return self.client.get_item_ledger_entry(entity_id, **options)
 
     def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """The entity, or up to ``lookup.top`` matching its filter; ``[]`` when there is none yet."""
@@ -199,11 +190,9 @@ class BusinessCentralHook(BaseHook):
         """At most ``top`` (default 100) entities matching ``filter``, in one request."""
         return self.client.find_entities(entity_set, **options)
 
-    def entity_exists(
-        self, entity_set: str, entity_id: str | None = None, *, company_id: str | None = None, filter: str | None = None
-    ) -> bool:
-        """Whether an entity with ``entity_id`` (or any matching ``filter``) exists."""
-        return self.client.entity_exists(entity_set, entity_id, company_id=company_id, filter=filter)
+    def entity_exists(self, lookup: Lookup) -> bool:
+        """Whether the entity of ``lookup`` (by id, or any matching its filter) exists."""
+        return self.client.entity_exists(lookup)
 
     def list_companies(self) -> list[dict[str, Any]]:
         """The companies of the connection's environment."""

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
+from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.odata import clause, text_clause
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from tests.support import DOCUMENTED_FIELDS
@@ -156,10 +157,10 @@ def test_unknown_entry_and_exists(bc_connection: Callable[..., dict[str, Any]]) 
     with pytest.raises(BusinessCentralNotFoundError) as caught:
         hook.get_item_ledger_entry(missing)
     assert missing in str(caught.value) and caught.value.request_id
-    assert hook.entity_exists("itemLedgerEntries", DOCUMENTED_ID)
-    assert not hook.entity_exists("itemLedgerEntries", missing)
-    assert hook.entity_exists("itemLedgerEntries", filter="documentNumber eq 'START-MANF'")
-    assert not hook.entity_exists("itemLedgerEntries", filter="documentNumber eq 'NO-SUCH-DOC'")
+    assert hook.entity_exists(Lookup(entity_id=DOCUMENTED_ID))
+    assert not hook.entity_exists(Lookup(entity_id=missing))
+    assert hook.entity_exists(Lookup(filter="documentNumber eq 'START-MANF'"))
+    assert not hook.entity_exists(Lookup(filter="documentNumber eq 'NO-SUCH-DOC'"))
 
 
 def test_companies_and_company_argument(bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]) -> None:
