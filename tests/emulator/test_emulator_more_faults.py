@@ -116,6 +116,16 @@ def test_empty_body(api: Any) -> None:
     assert api.emulator.stats()["requests"]["itemLedgerEntries"] == {"200": 1}
 
 
+@pytest.mark.parametrize(("kind", "status"), [("html", 502), ("html_200", 200)])
+def test_html_pages(api: Any, kind: str, status: int) -> None:
+    api.emulator.add_fault(kind, route="itemLedgerEntries")
+    response = api.get(api.entries_path())
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.text.startswith("<!DOCTYPE html>")
+    assert api.emulator.stats()["requests"]["itemLedgerEntries"] == {str(status): 1}
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain"])
 def test_content_type_replaced(api: Any, content_type: str | None) -> None:
     entry = f"{api.entries_path()}({DOCUMENTED_ID})"

@@ -87,6 +87,7 @@ CASES: dict[str, Case] = {
         "read_timeout=1.0",
         settings={"read_timeout": 1.0},
     ),
+    "200-html-page": Case([{"kind_or_status": "html_200"}], [200, 200]),
     "200-truncated-json": Case([{"kind_or_status": "invalid_json"}], [200, 200]),
     "200-empty-body": Case([{"kind_or_status": "empty"}], [200, 200]),
     "200-wrong-content-type": Case([{"kind_or_status": "content_type", "content_type": "text/html"}], [200, 200]),

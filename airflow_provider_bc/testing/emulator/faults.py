@@ -47,10 +47,11 @@ STATUS_FAULTS = {
     ),
 }
 DROP, CUT, INVALID_JSON, HTML, NEXT_LINK = "drop", "cut", "invalid_json", "html", "next_link"
+HTML_200 = "html_200"  # a 200 HTML page: a captive portal's or a proxy's sign-in page
 STALL, SLOW_BODY, EMPTY = "stall", "slow_body", "empty"
 CONTENT_TYPE, REDIRECT, VALUE = "content_type", "redirect", "value"
 #: kinds that replace the real answer ("drop": no answer at all)
-REPLACING_KINDS = frozenset({*map(str, STATUS_FAULTS), DROP, INVALID_JSON, HTML, EMPTY, REDIRECT})
+REPLACING_KINDS = frozenset({*map(str, STATUS_FAULTS), DROP, INVALID_JSON, HTML, HTML_200, EMPTY, REDIRECT})
 #: kinds that alter (or delay) the real answer instead of replacing it
 REAL_ANSWER_KINDS = frozenset({CUT, NEXT_LINK, STALL, SLOW_BODY, CONTENT_TYPE, VALUE})
 KINDS = REPLACING_KINDS | REAL_ANSWER_KINDS
@@ -188,8 +189,8 @@ class Fault:
     def reply(self, route: str, correlation_id: str) -> Reply:
         """The answer replacing the real one (the kinds not in :data:`REAL_ANSWER_KINDS`, except ``drop``)."""
         entra = route in ENTRA_ROUTES
-        if self.kind == HTML:
-            return Reply(502, HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
+        if self.kind in (HTML, HTML_200):
+            return Reply(502 if self.kind == HTML else 200, HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
         if self.kind == INVALID_JSON:
             return Reply(200, TRUNCATED_BODY, bc_headers(correlation_id))
         if self.kind == EMPTY:

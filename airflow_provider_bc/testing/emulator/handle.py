@@ -309,7 +309,8 @@ class EmulatorHandle:
           ``access_denied``); ``Retry-After`` only if ``retry_after`` is given: whole seconds, or a
           string sent verbatim (e.g. an HTTP date).
         * ``"drop"``: the connection closed without an answer.
-        * ``"invalid_json"``: 200, truncated JSON body. ``"html"``: a 502 HTML page.
+        * ``"invalid_json"``: 200, truncated JSON body. ``"html"``: a 502 HTML page; ``"html_200"``:
+          the same page with status 200 (a captive portal, a proxy's sign-in page).
         * ``"empty"``: 200 with BC's headers and an empty body (Content-Length 0).
         * ``"redirect"``: 302 to ``location``, empty body.
 
