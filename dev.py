@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's two commands: ``python3 dev.py demo`` and ``python3 dev.py test``.
+"""The README's two commands: ``python3 dev.py demo`` and ``python3 dev.py test``; and two more.
 
 Each creates ``.venv`` in this folder (if missing or out of date) and installs the project with
 its test and emulator extras into it; nothing is installed outside the folder.
@@ -7,15 +7,30 @@ its test and emulator extras into it; nothing is installed outside the folder.
     python3 dev.py demo    run the example DAGs against the bundled Business Central emulator
     python3 dev.py test    ruff check, ruff format --check, mypy, then the whole pytest suite
     python3 dev.py bench   run every script in benchmarks/
+    python3 dev.py mutate  mutation testing of airflow_provider_bc/client (mutmut; not part of test or CI):
+                           a fresh ``mutmut run`` in mutants/, then per module the mutants, how many
+                           the tests killed, survived or ended otherwise (timeout, no tests...) and
+                           the share killed; about an hour on 2 cores
+    python3 dev.py mutate NAME...
+                           re-test only the mutants NAME (mutmut names or globs, e.g.
+                           'airflow_provider_bc.client.retry.*') against the current tests, keeping the
+                           other results of the last run; then the same table
+
+``mutmut results`` lists the mutants that were not killed, ``mutmut show NAME`` shows one
+(both from this folder, with .venv's mutmut). Settings: ``[tool.mutmut]`` in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import venv
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -45,11 +60,94 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def mutate(names: list[str]) -> None:
+    """``mutmut run`` (fresh unless mutant ``names`` are given), then the share of mutants killed per module."""
+    if os.name == "nt":
+        sys.exit("mutmut runs on Linux and macOS (on Windows: in WSL).")
+    if not names:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # cached verdicts would ignore tests added since
+    command = [str(BIN / "mutmut"), "run", *names]
+    print("+", " ".join(command), flush=True)
+    # In its own process group: when a mutant's tests run out of time, mutmut kills them without their
+    # teardown, and the emulator subprocess their session started lives on; such orphans are ended as
+    # they appear, and whatever is left of the group at the end.
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)  # noqa: S603 (our own fixed command)
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                for orphan in orphans(process.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(orphan, signal.SIGTERM)
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)  # mutmut stops its workers and keeps the results so far
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = 130
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    print(mutation_table())
+    if code:
+        sys.exit(code)
+
+
+def orphans(group: int) -> list[int]:
+    """The live processes of process group ``group`` whose parent is not in it (Linux; elsewhere none)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            state, parent, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]  # after "pid (name)"
+            if int(pgrp) == group and state != "Z":
+                parents[int(stat.parent.name)] = int(parent)
+    return [pid for pid, parent in parents.items() if pid != group and parent not in parents]
+
+
+def mutation_table() -> str:
+    """Per module of the last run: mutants, killed, survived, the other states, and the share killed
+    (killed / mutants: a timeout or a mutant no test reached counts as not killed)."""
+    listing = subprocess.run(  # noqa: S603 (our own fixed command)
+        [str(BIN / "mutmut"), "results", "--all", "true"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=True,
+    ).stdout
+    statuses: dict[str, Counter[str]] = {}
+    for line in listing.splitlines():  # "    <module>.<function>__mutmut_<n>: <status>"
+        name, _, status = line.strip().rpartition(": ")
+        if "__mutmut_" in name:
+            statuses.setdefault(name.rsplit(".", 1)[0], Counter())[status] += 1
+    if not statuses:
+        return "No mutmut results (mutants/ is missing or empty)."
+    rows = [("module", "mutants", "killed", "survived", "other", "% killed")]
+    for module, counts in [*sorted(statuses.items()), ("total", sum(statuses.values(), Counter()))]:
+        total, killed, survived = sum(counts.values()), counts["killed"], counts["survived"]
+        other = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s not in {"killed", "survived"}) or "-"
+        rows.append((module, str(total), str(killed), str(survived), other, f"{100 * killed / total:.1f}"))
+    widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
+    numbers = {1, 2, 3, 5}  # right-aligned columns
+    lines = [
+        "  ".join(
+            cell.rjust(width) if index in numbers else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    rule = "-" * max(len(line) for line in lines)
+    return "\n".join([lines[0], rule, *lines[1:-1], rule, lines[-1]])
+
+
 def main() -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be started by an older python3)
         sys.exit("Python 3.10 or newer is needed (3.11 recommended).")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"demo", "test", "bench"}:
+    if command not in {"demo", "test", "bench", "mutate"}:
         sys.exit(__doc__)
     ensure_venv()
     if command == "demo":
@@ -59,6 +157,8 @@ def main() -> None:
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy", "airflow_provider_bc")
         run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:])
+    elif command == "mutate":
+        mutate(sys.argv[2:])
     else:
         for script in sorted((ROOT / "benchmarks").glob("*.py")):
             run(PYTHON, script)

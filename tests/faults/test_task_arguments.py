@@ -3,6 +3,7 @@ a wait never ends on the wrong answer."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -131,7 +132,7 @@ def test_a_trigger_stored_by_version_0_1_still_runs(
         "select": ["id", "documentNumber"],
         "top": 1,
         "poll_interval": 1.0,
-        "timeout_at": None,
+        "timeout_at": time.time() + 30,
     }
     trigger = BusinessCentralEntityTrigger(**stored)
     assert trigger.lookup == Lookup(filter="documentNumber eq 'START-MANF'", select=("id", "documentNumber"))
@@ -141,5 +142,5 @@ def test_a_trigger_stored_by_version_0_1_still_runs(
             return dict(event.payload)
         raise AssertionError("no event")
 
-    event = asyncio.run(first_event())
+    event = asyncio.run(asyncio.wait_for(first_event(), timeout=60))
     assert event["status"] == "success" and event["records"][0]["documentNumber"] == "START-MANF"
