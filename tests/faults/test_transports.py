@@ -2,8 +2,9 @@
 
 A small local HTTP server plays Business Central (and a forward proxy) where the emulator has no
 such fault (a redirect to itself, a connect that never completes, a proxy); the emulator is the
-HTTPS server for the certificate checks. Each test runs on the sync (requests) and the async
-(httpx) transport. Waits are kept short through the settings' timeouts.
+HTTPS server for the certificate checks. The transport tests run on the sync (requests) and the
+async (httpx) transport; then ``PinnedSession`` (requests' API with our defaults) and the exception
+chains that count as an untrusted certificate. Waits are kept short through the settings' timeouts.
 """
 
 from __future__ import annotations
@@ -393,6 +394,13 @@ def _with_reason(reason: BaseException) -> Exception:
     return requests.exceptions.SSLError(error)
 
 
+def _beside_another_error() -> Exception:
+    """The certificate error is the ``__cause__``, next to an argument that is an exception with its own args."""
+    error = requests.exceptions.ConnectionError(ValueError("a nested error", 1))
+    error.__cause__ = _cert_error()
+    return error
+
+
 def _cycle() -> Exception:
     first, second = requests.exceptions.ConnectionError("first"), requests.exceptions.ConnectionError("second")
     first.__context__, second.__context__ = second, first
@@ -411,6 +419,11 @@ CHAINS: dict[str, tuple[Any, type[BusinessCentralError]]] = {
         BusinessCentralTLSError,
     ),
     "as-reason": (lambda: _with_reason(urllib3.exceptions.SSLError(_cert_error())), BusinessCentralTLSError),
+    "beside-another-error": (_beside_another_error, BusinessCentralTLSError),
+    "in-args-before-text": (
+        lambda: requests.exceptions.ConnectionError(_cert_error(), "text"),
+        BusinessCentralTLSError,
+    ),
     "in-args": (lambda: requests.exceptions.ConnectionError("x", _cert_error()), BusinessCentralTLSError),
     "another-tls-failure": (lambda: _with_reason(ssl.SSLError(1, "handshake failure")), BusinessCentralConnectionError),
     "a-reset": (
