@@ -8,6 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+
+def offline_settings(**overrides: Any) -> Any:
+    """``ClientSettings`` for a made-up tenant (nothing is sent with them), with ``overrides``."""
+    from airflow_provider_bc.client.settings import ClientSettings
+
+    values: dict[str, Any] = {
+        "client_id": "11111111-2222-3333-4444-555555555555",
+        "client_secret": "not-a-real-secret",
+        "tenant_id": "contoso.onmicrosoft.com",
+        **overrides,
+    }
+    return ClientSettings(**values)
+
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO / "dags_examples"
 TEST_DAGS = Path(__file__).resolve().parent / "dags"

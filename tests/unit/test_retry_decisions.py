@@ -17,19 +17,14 @@ from airflow_provider_bc.client import errors
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
+from tests.support import offline_settings
 
 RETRY_LOG = "airflow_provider_bc.client.retry"
 DESCRIBE = "GET https://bc.example.com/v2.0/items"
 
 
 def settings(**overrides: Any) -> ClientSettings:
-    values: dict[str, Any] = {
-        "client_id": "11111111-2222-3333-4444-555555555555",
-        "client_secret": "not-a-real-secret",
-        "tenant_id": "contoso.onmicrosoft.com",
-        **overrides,
-    }
-    return ClientSettings(**values)
+    return offline_settings(**overrides)
 
 
 def attempts(*, deadline: float | None = None, **overrides: Any) -> Attempts:

@@ -15,20 +15,14 @@ from airflow_provider_bc.client.errors import (
 )
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls, check_entity_set, check_guid, origin_of
+from tests.support import offline_settings
 
 COMPANY = "44a76d24-52ff-eb11-bb76-000d3a220646"
 ENTRY = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 
 def settings(**overrides: Any) -> ClientSettings:
-    values: dict[str, Any] = {
-        "client_id": "11111111-2222-3333-4444-555555555555",
-        "client_secret": "not-a-real-secret",
-        "tenant_id": "contoso.onmicrosoft.com",
-        "company_id": COMPANY,
-        **overrides,
-    }
-    return ClientSettings(**values)
+    return offline_settings(**{"company_id": COMPANY, **overrides})
 
 
 @pytest.mark.parametrize(
