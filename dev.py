@@ -66,7 +66,10 @@ def mutate(names: list[str]) -> None:
         sys.exit("mutmut runs on Linux and macOS (on Windows: in WSL).")
     if not names:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # cached verdicts would ignore tests added since
-    command = [str(BIN / "mutmut"), "run", *names]
+    # The fault tests mostly wait (backoffs, timeouts, the emulator): three mutants per core keep the CPUs
+    # busy without slowing any test past its timeouts (mutmut's default is one per core).
+    children = 3 * (os.cpu_count() or 1)
+    command = [str(BIN / "mutmut"), "run", "--max-children", str(children), *names]
     print("+", " ".join(command), flush=True)
     # In its own process group: when a mutant's tests run out of time, mutmut kills them without their
     # teardown, and the emulator subprocess their session started lives on; such orphans are ended as
