@@ -51,6 +51,7 @@ class ReadOptions(TypedDict, total=False):
     orderby: Iterable[str] | str | None
     page_size: int | None
     next_link: str | None
+    exact_numbers: bool
 
 
 def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Query:
@@ -62,9 +63,10 @@ def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Qu
         filter=options.get("filter"),
         select=options.get("select"),
         orderby=options.get("orderby"),
+        exact_numbers=options.get("exact_numbers", False),
     )
     next_link = options.get("next_link")
-    return Query(urls.next_link(next_link), context=query.context) if next_link else query
+    return replace(query, url=urls.next_link(next_link), params={}) if next_link else query
 
 
 def log_page(page: Page, cursor: PageCursor, entity_set: str) -> None:
@@ -126,8 +128,9 @@ class BusinessCentralClient:
     def iter_pages(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[Page]:
         """Pages of a collection, fetched lazily by following ``@odata.nextLink``.
 
-        Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``, and
-        ``next_link`` (a page's link) to resume a read where it stopped.
+        Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``,
+        ``next_link`` (a page's link) to resume a read where it stopped, and ``exact_numbers``
+        (decimals as :class:`decimal.Decimal`, keeping the API's number text).
         """
         cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
         query: Query | None = cursor.first

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
 from airflow_provider_bc import __version__
@@ -52,6 +53,7 @@ class Exchange:
         self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
+        self.parse_float = Decimal if query.exact_numbers else float
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
         self._static_headers = {"client-request-id": self.client_request_id}
@@ -85,7 +87,7 @@ class Exchange:
         payload: Any = None
         if "json" in content_type.lower():
             try:
-                payload = json.loads(answer.body)
+                payload = json.loads(answer.body, parse_float=self.parse_float)
             except ValueError:
                 payload = None
         if not isinstance(payload, dict):

@@ -62,4 +62,4 @@ class PageCursor:
                 url=link,
             )
         self._followed.add(link)
-        return Query(link, context=f"{self._context} (page {self.pages + 1})")
+        return Query(link, context=f"{self._context} (page {self.pages + 1})", exact_numbers=self.first.exact_numbers)

@@ -17,13 +17,15 @@ class Query:
     """One GET: where, with which query options, and how to describe it in an error.
 
     With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
-    reads as an empty collection instead of raising.
+    reads as an empty collection instead of raising. With ``exact_numbers``, decimals in the
+    answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats.
     """
 
     url: str
     params: dict[str, str] = field(default_factory=dict)
     context: str = "GET"
     missing_ok: bool = False
+    exact_numbers: bool = False
 
 
 def collection_query(
@@ -35,6 +37,7 @@ def collection_query(
     select: Iterable[str] | str | None = None,
     orderby: Iterable[str] | str | None = None,
     top: int | None = None,
+    exact_numbers: bool = False,
 ) -> Query:
     """GET a company's collection with query options."""
     company = urls.company_id(company_id)
@@ -42,6 +45,7 @@ def collection_query(
         urls.entity_set(entity_set, company),
         query_options(filter=filter, select=select, orderby=orderby, top=top),
         f"GET {entity_set} of company {company}" + (f" where {filter}" if filter else ""),
+        exact_numbers=exact_numbers,
     )
 
 
