@@ -47,7 +47,7 @@ def format_literal(value: Any) -> str:
                 "value", f"datetime {value.isoformat()} has no timezone; give an aware datetime (UTC)"
             )
         utc = value.astimezone(dt.timezone.utc)
-        text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+        text = utc.replace(tzinfo=None, microsecond=0).isoformat()  # strftime drops the zeros of year 0001
         if utc.microsecond:
             text += f".{utc.microsecond:06d}".rstrip("0")
         return text + "Z"

@@ -28,6 +28,9 @@ from airflow_provider_bc.client.odata import (
         ("Ünïcode – ok", "'Ünïcode – ok'"),
         (dt.date(2024, 1, 31), "2024-01-31"),
         (dt.datetime(2024, 1, 31, 10, 0, tzinfo=dt.timezone.utc), "2024-01-31T10:00:00Z"),
+        # Business Central's "never modified" timestamp: the year keeps its four digits
+        (dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), "0001-01-01T00:00:00Z"),
+        (dt.date(1, 1, 1), "0001-01-01"),
         (
             dt.datetime(2024, 1, 31, 12, 0, 0, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
             "2024-01-31T10:00:00.25Z",
