@@ -28,9 +28,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
     parser.add_argument("--queue-size", type=int, default=defaults.queue_size)
     parser.add_argument("--token-lifetime", type=int, default=defaults.token_lifetime, help="seconds")
     parser.add_argument(
+        "--bandwidth",
+        type=int,
+        default=defaults.bandwidth,
+        metavar="BYTES_PER_S",
+        help="the most bytes per second of each API answer's body, per call (BC: about 2 MB/s); 0: no limit",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
-        help="where to keep the CA bundle, certificates, client applications and inserted entries; a later "
+        help="where to keep the CA bundle, certificates, client applications and changed entries; a later "
         "start on the same directory reuses them (default: a new temp dir)",
     )
     parser.add_argument("--ready-file", type=Path, help="write the connection details here as JSON when ready")

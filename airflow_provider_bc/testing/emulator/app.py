@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 
 from .asgi import (
     Receive,
@@ -11,10 +14,12 @@ from .asgi import (
     Request,
     Scope,
     Send,
+    body_schedule,
     client_gone_within,
     drop_connection,
     json_reply,
     read_request,
+    send_paced,
     send_reply,
 )
 from .bc_api import BusinessCentralApi
@@ -25,6 +30,8 @@ from .faults import CUT, DROP, REAL_ANSWER_KINDS, SLOW_BODY, STALL, Fault
 from .routes import CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
 from .state import EmulatorState
 from .stats import DROPPED
+
+Deliver = Callable[[Reply], Awaitable[None]]
 
 
 class EmulatorApp:
@@ -43,30 +50,33 @@ class EmulatorApp:
             return
         route = resolve(request.path)
         entra = route.name in ENTRA_ROUTES
+        with contextlib.nullcontext() if entra else self.state.stats.flight():
+            await self._serve(send, receive, request, route, entra)
+
+    async def _serve(self, send: Send, receive: Receive, request: Request, route: Route, entra: bool) -> None:
         correlation_id = (request.headers.get("client-request-id") if entra else None) or str(uuid.uuid4())
         fault = self.state.faults.take(route.name, request.method, request.target)
+        deliver = functools.partial(self._deliver, send, receive, request, route, fault)
         if fault is not None and fault.kind == DROP:
             self.state.stats.record(request, route.name, DROPPED)
             await drop_connection(send, receive)
-            return
-        if fault is not None and fault.kind not in REAL_ANSWER_KINDS:
-            reply = fault.reply(route.name, correlation_id)
+        elif fault is not None and fault.kind not in REAL_ANSWER_KINDS:
+            await deliver(fault.reply(route.name, correlation_id))
+        elif entra:
+            await deliver(self._entra(route, request, correlation_id))
         else:
-            if entra:
-                reply = self._entra(route, request, correlation_id)
-            else:
-                reply = await self._business_central(route, request, correlation_id)
-            reply = fault.rewrite(reply) if fault is not None else reply
-        await self._deliver(send, receive, request, route, reply, fault)
+            await self._business_central(route, request, correlation_id, deliver)
 
     async def _deliver(
-        self, send: Send, receive: Receive, request: Request, route: Route, reply: Reply, fault: Fault | None
+        self, send: Send, receive: Receive, request: Request, route: Route, fault: Fault | None, reply: Reply
     ) -> None:
-        """Count and send ``reply``, the way a ``cut``, ``stall`` or ``slow_body`` fault says.
+        """Count and send ``reply`` (changed by a real-answer ``fault``), the way a ``cut``, ``stall`` or
+        ``slow_body`` fault says, a BC API answer's body at most at the configured bandwidth.
 
         A delayed answer is counted with its status when it is ready, before the delay, whether or not
-        the client waits for it; a client that disconnects during the delay ends it (nothing more is sent).
+        the client waits for it; a client that disconnects during a delay ends it (nothing more is sent).
         """
+        reply = fault.rewrite(reply) if fault is not None else reply
         kind = fault.kind if fault is not None else None
         if kind == CUT:  # the real answer, cut off half-way through its body
             self.state.stats.record(request, route.name, DROPPED)
@@ -77,13 +87,9 @@ class EmulatorApp:
         delay = fault.delay if fault is not None and fault.delay is not None else 0.0
         if kind == STALL and await client_gone_within(receive, delay):
             return
-        if kind == SLOW_BODY:  # headers and half the body now, the rest after the delay
-            half = len(reply.body) // 2
-            await send_reply(send, reply, cut_at=half)
-            if not await client_gone_within(receive, delay):
-                await send({"type": "http.response.body", "body": reply.body[half:]})
-            return
-        await send_reply(send, reply)
+        bandwidth = 0 if route.name in ENTRA_ROUTES else self.state.config.bandwidth
+        pause = (len(reply.body) // 2, delay) if kind == SLOW_BODY else None  # the second half after the delay
+        await send_paced(send, receive, reply, body_schedule(len(reply.body), bandwidth, pause))
 
     def _entra(self, route: Route, request: Request, correlation_id: str) -> Reply:
         directory = self.state.directory
@@ -98,7 +104,9 @@ class EmulatorApp:
         except EntraError as exc:
             return entra_error_reply(exc, correlation_id)
 
-    async def _business_central(self, route: Route, request: Request, correlation_id: str) -> Reply:
+    async def _business_central(self, route: Route, request: Request, correlation_id: str, deliver: Deliver) -> None:
+        """Answer in one of the principal's processing slots, held until the answer is sent (a body
+        sent slowly keeps it busy, as BC streams the rows it reads); errors are answered outside."""
         try:
             if route.name == "other":
                 raise ApiError(
@@ -111,7 +119,9 @@ class EmulatorApp:
                 if self.state.config.latency:
                     await asyncio.sleep(self.state.config.latency)
                 reply = self.api.answer(route, request)
+                reply.headers = {**bc_headers(correlation_id), **reply.headers}
+                await deliver(reply)
+                return
         except ApiError as exc:
-            return error_reply(exc, correlation_id)
-        reply.headers.update(bc_headers(correlation_id))
-        return reply
+            reply = error_reply(exc, correlation_id)
+        await deliver(reply)

@@ -15,6 +15,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 JSON_TYPE = "application/json; charset=utf-8"
+PARTS_PER_SECOND = 20  # how finely a body sent at a bandwidth is divided ...
+MAX_PART = 64 * 1024  # ... into parts of at most this many bytes
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,45 @@ def json_reply(status: int, data: Any, headers: dict[str, str] | None = None) ->
     return Reply(status, body, {"Content-Type": JSON_TYPE, **(headers or {})})
 
 
-async def send_reply(send: Send, reply: Reply, *, cut_at: int | None = None) -> None:
-    """Send ``reply`` with its Content-Length; with ``cut_at``, only that much of the body, unfinished."""
+async def _send_start(send: Send, reply: Reply) -> None:
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
     headers.append((b"content-length", str(len(reply.body)).encode()))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+
+
+async def send_reply(send: Send, reply: Reply, *, cut_at: int | None = None) -> None:
+    """Send ``reply`` with its Content-Length; with ``cut_at``, only that much of the body, unfinished."""
+    await _send_start(send, reply)
     if cut_at is None:
         await send({"type": "http.response.body", "body": reply.body})
     else:
         await send({"type": "http.response.body", "body": reply.body[:cut_at], "more_body": True})
+
+
+def body_schedule(size: int, bandwidth: int = 0, pause: tuple[int, float] | None = None) -> list[tuple[int, float]]:
+    """When to send which part of a ``size``-byte body: ``(end offset, seconds after the headers)`` pairs.
+
+    At most ``bandwidth`` bytes a second (0: no limit), in parts of a twentieth of a second (64 KiB at
+    most); ``pause=(offset, seconds)`` holds back everything from ``offset`` on that much longer.
+    """
+    step = min(MAX_PART, max(1, bandwidth // PARTS_PER_SECOND)) if bandwidth else max(size, 1)
+    ends = {*range(step, size, step), size, *([pause[0]] if pause else [])}
+    return [
+        (end, (end / bandwidth if bandwidth else 0.0) + (pause[1] if pause and end > pause[0] else 0.0))
+        for end in sorted(ends)
+    ]
+
+
+async def send_paced(send: Send, receive: Receive, reply: Reply, schedule: list[tuple[int, float]]) -> None:
+    """Send ``reply`` with its headers at once and its body as ``schedule`` (:func:`body_schedule`) says;
+    a client that disconnects while a part waits ends it (nothing more is sent)."""
+    await _send_start(send, reply)
+    started, sent = time.monotonic(), 0
+    for end, at in schedule:
+        if await client_gone_within(receive, started + at - time.monotonic()):
+            return
+        await send({"type": "http.response.body", "body": reply.body[sent:end], "more_body": end < len(reply.body)})
+        sent = end
 
 
 async def drop_connection(send: Send, receive: Receive) -> None:

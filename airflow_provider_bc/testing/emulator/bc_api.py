@@ -1,4 +1,5 @@
-"""The Business Central API v2.0 routes: companies and item ledger entries, with OData and paging."""
+"""The Business Central API v2.0 routes: companies and item ledger entries, with OData and paging,
+their ``/$count``, and ``$metadata``."""
 
 from __future__ import annotations
 
@@ -7,20 +8,24 @@ from urllib.parse import parse_qsl, unquote
 
 from .asgi import Reply, Request
 from .errors import ApiError
+from .metadata import XML_TYPE, edmx
 from .odata_filter import ODataError, SqlCondition
 from .odata_query import (
     COLLECTION_OPTIONS,
+    COUNT_OPTIONS,
     ENTITY_OPTIONS,
     QueryOptions,
+    count_query,
     encode_skiptoken,
     page_query,
     parse_options,
 )
-from .routes import Route
-from .schema import COMPANIES, GUID, ITEM_LEDGER_ENTRIES, EntitySet
+from .routes import COUNT_SUFFIX, METADATA, Route
+from .schema import COMPANIES, COMPANY_SCOPED, GUID, ITEM_LEDGER_ENTRIES, EntitySet
 from .store import Company, Store
 
 MAX_PAGE_SIZE = 20_000
+TEXT_TYPE = "text/plain; charset=utf-8"
 _EVERYTHING = SqlCondition("1 = 1", (), frozenset())
 
 
@@ -56,12 +61,13 @@ def _page_size(prefer: str | None) -> tuple[int, bool]:
 
 
 class BusinessCentralApi:
-    """Answers GET requests on companies and item ledger entries from the store."""
+    """Answers GET requests on companies and item ledger entries from the store, and ``$metadata``."""
 
     def __init__(self, store: Store, base_url: str, environments: tuple[str, ...]) -> None:
         self.store = store
         self.base_url = base_url
         self.environments = environments
+        self.metadata = edmx(COMPANIES, COMPANY_SCOPED)
 
     def answer(self, route: Route, request: Request) -> Reply:
         """The reply for an authenticated, admitted request on a BC API route."""
@@ -71,7 +77,9 @@ class BusinessCentralApi:
             raise ApiError(404, "BadRequest_ResourceNotFound", f"The environment '{route.environment}' does not exist.")
         params = _query_params(request.query_string)
         try:
-            if route.name == "companies":
+            if route.name == METADATA:
+                return Reply(200, self.metadata, {"Content-Type": XML_TYPE})
+            if route.name.startswith("companies"):  # the collection or its /$count
                 return self._collection(request, route, COMPANIES, _EVERYTHING, "companies", params)
             if route.name == "company":
                 key = _guid(route.company_key or "")
@@ -127,12 +135,18 @@ class BusinessCentralApi:
         context: str,
         params: dict[str, str],
     ) -> Reply:
+        if route.name.endswith(COUNT_SUFFIX):
+            count = self._count(entity_set, scope, parse_options(entity_set, params, COUNT_OPTIONS))
+            return Reply(200, str(count).encode(), {"Content-Type": TEXT_TYPE})
         options = parse_options(entity_set, params, COLLECTION_OPTIONS)
         page_size, honoured = _page_size(request.headers.get("prefer"))
         limit = page_size + 1 if options.top is None else min(options.top, page_size)
         query = page_query(entity_set, options, scope, limit)
         rows = self.store.fetch(query.sql, query.params)
-        parts = [b'{"@odata.context":', self._context(route, context, options), b',"value":[']
+        parts = [b'{"@odata.context":', self._context(route, context, options)]
+        if options.count:  # all the rows that match, on every page
+            parts.append(b',"@odata.count":%d' % self._count(entity_set, scope, options))
+        parts.append(b',"value":[')
         parts.append(b",".join(row[0] for row in rows[:page_size]))
         parts.append(b"]")
         if len(rows) > page_size:
@@ -141,6 +155,11 @@ class BusinessCentralApi:
         parts.append(b"}")
         headers = {"Preference-Applied": f"odata.maxpagesize={page_size}"} if honoured else {}
         return Reply(200, b"".join(parts), headers)
+
+    def _count(self, entity_set: EntitySet, scope: SqlCondition, options: QueryOptions) -> int:
+        query = count_query(entity_set, options, scope)
+        ((count,),) = self.store.fetch(query.sql, query.params)
+        return int(count)
 
     def _entity(
         self,

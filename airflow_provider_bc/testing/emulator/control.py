@@ -1,17 +1,35 @@
 """The control API under ``/_emulator/``: info, stats, reset, config, faults, clients, revoke, entries.
 
-It needs no authentication and is left out of counters, limits and faults.
+It needs no authentication and is left out of counters, limits and faults. Bodies are JSON objects;
+an answer is JSON (400 for invalid input, 404 for an unknown company, entry or endpoint).
+
+* ``GET info``, ``GET stats``, ``GET config``, ``GET tokens``; ``POST reset`` (no body).
+* ``POST config``: settings to change, e.g. ``{"latency": 0.1, "bandwidth": 2000000}``; answers them all.
+* ``POST faults``: ``{"kind": ..., "count": ..., ...}`` (see :class:`.faults.Fault`).
+* ``POST clients``: ``{"client_id"?, "client_secret"?}``; ``POST revoke``: ``{"client_id"?}``.
+* ``POST entries``: ``{"company_id"?, "fields": {...}}`` appends an item ledger entry (the next
+  entryNumber, now as lastModifiedDateTime, generated values for the fields not given).
+* ``POST entries/modify``: ``{"company_id"?, "entry_id", "fields": {...}}`` changes stored fields (not
+  ``id``, ``entryNumber``, ``lastModifiedDateTime`` or the FlowFields): a new lastModifiedDateTime
+  (now) and ETag, as BC's SystemModifiedAt.
+* ``POST entries/cost_adjustment``: ``{"company_id"?, "entry_id", "amount"}`` adds ``amount`` to the
+  FlowField ``costAmountActual``; lastModifiedDateTime and ETag stay as they were, as in BC.
+
+The three ``entries`` calls answer the entry as the API then sends it; ``company_id`` defaults to
+CRONUS USA, Inc.; a decimal (a field or ``amount``) may be a JSON number or its text (kept exactly).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from .asgi import Reply, Request, json_reply
+from .asgi import JSON_TYPE, Reply, Request, json_reply
 from .faults import Fault
 from .routes import CONTROL_PREFIX
+from .schema import decimal_text
 from .seed import DEFAULT_COMPANY_ID
 from .state import EmulatorState
 
@@ -52,14 +70,49 @@ def _revoke(state: EmulatorState, body: dict[str, Any]) -> Any:
     return {"client_id": client_id}
 
 
-def _insert_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
+def _company_id(state: EmulatorState, body: dict[str, Any]) -> str:
     company_id = str(body.get("company_id") or DEFAULT_COMPANY_ID).lower()
     if state.store.company(company_id) is None:
         raise LookupError(f"no company with id {company_id}")
-    entity = state.store.insert_entry(company_id, dict(body.get("fields") or {}))
-    if state.inserted is not None:
-        state.inserted.record(company_id, entity)
-    return entity
+    return company_id
+
+
+def _entry_id(body: dict[str, Any]) -> str:
+    entry_id = body.get("entry_id")
+    if not isinstance(entry_id, str):
+        raise ValueError(f"entry_id must be the id of an item ledger entry, not {entry_id!r}")
+    return entry_id
+
+
+def _amount(body: dict[str, Any]) -> Decimal:
+    amount = body.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+        raise ValueError(f"amount must be a number or its text, not {amount!r}")
+    return Decimal(decimal_text(amount))
+
+
+def _changed(state: EmulatorState, company_id: str, entity: bytes) -> Reply:
+    """Keep a changed entry for a restart and answer it (its JSON text as the API sends it)."""
+    if state.journal is not None:
+        state.journal.record(company_id, entity)
+    return Reply(200, entity, {"Content-Type": JSON_TYPE})
+
+
+def _insert_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
+    company_id = _company_id(state, body)
+    return _changed(state, company_id, state.store.insert_entry(company_id, dict(body.get("fields") or {})))
+
+
+def _modify_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
+    company_id, fields = _company_id(state, body), dict(body.get("fields") or {})
+    if not fields:
+        raise ValueError("fields must name at least one field to change")
+    return _changed(state, company_id, state.store.modify_entry(company_id, _entry_id(body), fields))
+
+
+def _post_cost_adjustment(state: EmulatorState, body: dict[str, Any]) -> Any:
+    company_id = _company_id(state, body)
+    return _changed(state, company_id, state.store.post_cost_adjustment(company_id, _entry_id(body), _amount(body)))
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -73,6 +126,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "clients"): _register_client,
     ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
+    ("POST", "entries/modify"): _modify_entry,
+    ("POST", "entries/cost_adjustment"): _post_cost_adjustment,
 }
 
 
@@ -85,7 +140,8 @@ def control_reply(state: EmulatorState, request: Request) -> Reply:
         body = json.loads(request.body) if request.body else {}
         if not isinstance(body, dict):
             raise ValueError("the request body must be a JSON object")
-        return json_reply(200, handler(state, body))
+        result = handler(state, body)
+        return result if isinstance(result, Reply) else json_reply(200, result)
     except LookupError as exc:
         return json_reply(404, {"error": str(exc)})
     except ValueError as exc:

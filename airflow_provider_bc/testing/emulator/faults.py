@@ -79,6 +79,10 @@ def _check_header(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a non-empty string without control characters, not {value!r}")
 
 
+def _is_json(reply: Reply) -> bool:
+    return reply.headers.get("Content-Type", "").startswith("application/json")
+
+
 @dataclass
 class Fault:
     """A fault answering the next ``count`` requests that match route, method and path substring.
@@ -172,12 +176,12 @@ class Fault:
     def rewrite(self, reply: Reply) -> Reply:
         """Apply a ``next_link``, ``value`` or ``content_type`` fault to the real answer (others: as is).
 
-        ``next_link`` and ``value`` change only 200 answers (``value`` only those of a collection).
+        ``next_link`` and ``value`` change only 200 JSON answers (``value`` only those of a collection).
         """
         if self.kind == CONTENT_TYPE and self.content_type is not None:
             reply.headers = {name: v for name, v in reply.headers.items() if name.lower() != "content-type"}
             reply.headers["Content-Type"] = self.content_type
-        elif self.kind in (NEXT_LINK, VALUE) and reply.status == 200:
+        elif self.kind in (NEXT_LINK, VALUE) and reply.status == 200 and _is_json(reply):
             page = json.loads(reply.body)
             if self.kind == NEXT_LINK:
                 page["@odata.nextLink"] = self.next_link

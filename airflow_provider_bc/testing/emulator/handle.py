@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,13 @@ _NOT_GIVEN: Any = object()  # add_fault's ``value`` when none is given (``None``
 
 class EmulatorError(RuntimeError):
     """The emulator did not start, or a control API call failed."""
+
+
+def _json_value(value: Any) -> str:
+    """A decimal travels to the control API as its text, kept exactly."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -90,9 +98,9 @@ class EmulatorHandle:
         """Start ``python -m airflow_provider_bc.testing.emulator`` and wait until it accepts connections.
 
         ``cli_options`` are the other command-line options by their Python name, e.g.
-        ``latency=0.1, rate_limit=20, rate_window=10, max_concurrent=5, token_lifetime=60``.
+        ``latency=0.1, rate_limit=20, rate_window=10, max_concurrent=5, token_lifetime=60, bandwidth=2_000_000``.
         A ``state_dir`` an emulator used before gives its certificates, client applications and
-        inserted entries to this one (see :meth:`restart`).
+        changed entries to this one (see :meth:`restart`).
         """
         owned = state_dir is None
         directory = Path(tempfile.mkdtemp(prefix="bc-emulator-")) if state_dir is None else Path(state_dir)
@@ -147,8 +155,9 @@ class EmulatorHandle:
 
         The handle stays usable (a session-wide one too). Kept: base URL, CA bundle and server
         certificate, client applications (ids and secrets), the token-signing key (so tokens issued
-        before the restart stay valid), revocations, the seeded data and entries inserted through
-        :meth:`insert_entry` (so nextLinks from before still work). Lost, as after :meth:`reset`:
+        before the restart stay valid), revocations, the seeded data and the entries as changed by
+        :meth:`insert_entry`, :meth:`modify_entry` and :meth:`post_cost_adjustment` (so nextLinks from
+        before still work). Lost, as after :meth:`reset`:
         runtime :meth:`configure` changes (back to the command-line values), pending faults, counters
         and the request log; also the :meth:`issued_tokens` list, and connections open at the time.
         """
@@ -253,15 +262,24 @@ class EmulatorHandle:
         return json.dumps(self.airflow_connection(**extra_overrides))
 
     def _control(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body, default=_json_value)
         response = self._session.request(
-            method, f"{self.base_url}/_emulator/{name}", json=body, verify=self.ca_bundle, timeout=30
+            method,
+            f"{self.base_url}/_emulator/{name}",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            verify=self.ca_bundle,
+            timeout=30,
         )
         if not response.ok:
             raise EmulatorError(f"control API {method} {name}: {response.status_code} {response.text}")
         return response.json()
 
     def stats(self) -> dict[str, Any]:
-        """Counters (``requests[route][status]``, ``tokens_issued``, ``max_concurrency``), log and config."""
+        """Counters (``requests[route][status]``, ``tokens_issued``), the highest numbers of BC API requests
+        processed at once (``max_concurrency``: holding one of the per-principal slots) and in flight
+        at once (``max_in_flight``: from arrival to the answer's last byte, queued ones too), all
+        principals together; the recent log and the configuration."""
         result: dict[str, Any] = self._control("GET", "stats")
         return result
 
@@ -280,8 +298,9 @@ class EmulatorHandle:
         self._control("POST", "reset")
 
     def configure(self, **options: Any) -> dict[str, Any]:
-        """Change ``latency``, ``rate_limit``, ``rate_window``, ``max_concurrent``, ``queue_size`` or
-        ``token_lifetime`` now; returns the whole configuration."""
+        """Change ``latency``, ``rate_limit``, ``rate_window``, ``max_concurrent``, ``queue_size``,
+        ``token_lifetime`` or ``bandwidth`` (bytes per second of each API answer's body, each call on its
+        own; 0: no limit) now; returns the whole configuration."""
         result: dict[str, Any] = self._control("POST", "config", options)
         return result
 
@@ -354,8 +373,29 @@ class EmulatorHandle:
     def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
         """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.).
 
-        Inserted entries survive :meth:`restart` (kept in the state directory)."""
+        Decimals may be given as :class:`~decimal.Decimal` (kept exactly). Inserted entries survive
+        :meth:`restart` (kept in the state directory)."""
         result: dict[str, Any] = self._control("POST", "entries", {"company_id": company_id, "fields": fields})
+        return result
+
+    def modify_entry(self, company_id: str | None, entry_id: str, **fields: Any) -> dict[str, Any]:
+        """Change stored fields of an item ledger entry (e.g. ``description="x"``, ``quantity=3``) as a
+        modification in BC does: ``lastModifiedDateTime`` becomes now (SystemModifiedAt) and the ETag
+        changes. ``company_id`` None: CRONUS USA, Inc. Returns the entry as the API now sends it;
+        survives :meth:`restart`."""
+        body = {"company_id": company_id, "entry_id": entry_id, "fields": fields}
+        result: dict[str, Any] = self._control("POST", "entries/modify", body)
+        return result
+
+    def post_cost_adjustment(
+        self, company_id: str | None, entry_id: str, amount: Decimal | int | float | str
+    ) -> dict[str, Any]:
+        """Add ``amount`` to an entry's ``costAmountActual``, as a cost adjustment posting a value entry:
+        the FlowField changes, ``lastModifiedDateTime`` and the ETag do not (an incremental read on
+        lastModifiedDateTime misses it). Returns the entry as the API now sends it; survives
+        :meth:`restart`."""
+        body = {"company_id": company_id, "entry_id": entry_id, "amount": amount}
+        result: dict[str, Any] = self._control("POST", "entries/cost_adjustment", body)
         return result
 
     def token(self, client_id: str | None = None, secret: str | None = None, scope: str = BC_SCOPE) -> str:

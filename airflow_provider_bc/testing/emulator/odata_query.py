@@ -1,4 +1,4 @@
-"""OData system query options (``$filter $select $orderby $top $skip $skiptoken``) to one SQL query.
+"""OData system query options (``$filter $select $orderby $top $skip $skiptoken $count``) to SQL queries.
 
 Paging is keyset-based: ``$skiptoken`` carries the last row's ordering values plus the entity
 set's unique tiebreak column, so a page never shifts when rows are added before it.
@@ -15,8 +15,9 @@ from typing import Any
 from .odata_filter import UNSUPPORTED, ODataError, SqlCondition, compile_filter
 from .schema import EntitySet, Field, json_object_sql
 
-COLLECTION_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken"})
+COLLECTION_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$top", "$skip", "$skiptoken", "$count"})
 ENTITY_OPTIONS = frozenset({"$select"})
+COUNT_OPTIONS = frozenset({"$filter"})  # of a ``.../$count`` request
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,13 @@ class QueryOptions:
     top: int | None = None
     skip: int = 0
     after: tuple[Any, ...] | None = None  # the keyset position decoded from $skiptoken
+    count: bool = False  # $count=true: every page tells how many rows match (@odata.count)
 
 
 @dataclass(frozen=True)
 class PageQuery:
-    """A SELECT whose rows are (entity JSON bytes, *ordering values for the next $skiptoken)."""
+    """A SELECT: of a page, rows of (entity JSON bytes, *ordering values for the next $skiptoken);
+    of a count, one row holding the count."""
 
     sql: str
     params: tuple[Any, ...]
@@ -98,15 +101,32 @@ def parse_options(entity_set: EntitySet, params: dict[str, str], allowed: frozen
     skip = _count(params["$skip"], "$skip") if "$skip" in params else 0
     after = _decode_skiptoken(params["$skiptoken"], len(order) + 1) if "$skiptoken" in params else None
     where = compile_filter(entity_set, params["$filter"]) if "$filter" in params else None
-    return QueryOptions(where, select, tuple(order), top, skip, after)
+    count = params.get("$count", "false")
+    if count not in ("true", "false"):
+        raise ODataError(f"Invalid value '{count}' for $count: 'true' or 'false' is expected.")
+    return QueryOptions(where, select, tuple(order), top, skip, after, count == "true")
+
+
+def _matching(options: QueryOptions, scope: SqlCondition) -> list[SqlCondition]:
+    """The conditions of the rows ``options`` ask for within ``scope``, whatever the page."""
+    return [scope] + ([options.where] if options.where else [])
+
+
+def count_query(entity_set: EntitySet, options: QueryOptions, scope: SqlCondition) -> PageQuery:
+    """The SELECT counting the rows of ``entity_set`` within ``scope`` that match ``options.where``."""
+    conditions = _matching(options, scope)
+    where = " AND ".join(c.sql for c in conditions)
+    # Only identifiers from the schema and "?" placeholders are formatted in; values are parameters.
+    sql = f"SELECT COUNT(*) FROM {entity_set.table} WHERE {where}"  # noqa: S608
+    return PageQuery(sql, tuple(p for c in conditions for p in c.params))
 
 
 def page_query(entity_set: EntitySet, options: QueryOptions, scope: SqlCondition, limit: int) -> PageQuery:
     """The SELECT for one page of ``entity_set`` rows within ``scope``, after ``options.after``."""
     sort = [(field.sort_column, descending) for field, descending in options.order]
     sort.append((entity_set.tiebreak, False))
-    payload = "json" if options.select is None else json_object_sql([f.name for f in options.select])
-    conditions = [scope] + ([options.where] if options.where else [])
+    payload = "json" if options.select is None else json_object_sql(options.select)
+    conditions = _matching(options, scope)
     if options.after is not None:
         conditions.append(_after(sort, options.after))
     where = " AND ".join(c.sql for c in conditions)

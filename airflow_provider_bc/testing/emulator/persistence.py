@@ -4,8 +4,8 @@
   made once and reused while both exist.
 * ``identity.json``: registered client applications (ids and secrets), the token-signing key and the
   revocations, so tokens issued before a restart stay valid (and revoked ones stay revoked).
-* ``inserted_entries.jsonl``: item ledger entries inserted through the control API, inserted again at
-  start when the seed and entry count are those they were inserted under.
+* ``entries.jsonl``: item ledger entries as inserted, modified or cost-adjusted through the control
+  API, stored again at start when the seed and entry count are those they were changed under.
 
 Files holding secrets are written owner-only, and every file is replaced atomically.
 """
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import trustme
 
 CA_FILE, SERVER_FILE = "ca.pem", "server.pem"
-IDENTITY_FILE, INSERTED_FILE = "identity.json", "inserted_entries.jsonl"
+IDENTITY_FILE, ENTRIES_FILE = "identity.json", "entries.jsonl"
 
 
 def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -58,26 +59,26 @@ def save_identity(state_dir: Path, data: dict[str, Any]) -> None:
     write_file(state_dir / IDENTITY_FILE, json.dumps(data, indent=1).encode())
 
 
-class InsertedEntries:
-    """The journal of inserted entries: a header line (seed, entry count), then one line per entry."""
+class EntryJournal:
+    """The journal of changed entries: a header line (seed, entry count), then a line per change holding
+    the entry as it became (inserted, modified or cost-adjusted)."""
 
     def __init__(self, state_dir: Path, seed: int, entries: int) -> None:
-        self.path = state_dir / INSERTED_FILE
+        self.path = state_dir / ENTRIES_FILE
         self.header = {"seed": seed, "entries": entries}
 
     def replay(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(company id, entity)`` of each entry inserted under the same seed and entry count, in order.
-
-        A journal of other data is discarded.
+        """``(company id, entity)`` of each change made under the same seed and entry count, in order
+        (decimals as :class:`~decimal.Decimal`, exactly as they were). A journal of other data is discarded.
         """
-        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        lines = self.path.read_bytes().splitlines() if self.path.is_file() else []
         if not lines or json.loads(lines[0]) != self.header:
             write_file(self.path, json.dumps(self.header).encode() + b"\n", 0o644)
             return []
-        records = [json.loads(line) for line in lines[1:] if line.strip()]
+        records = [json.loads(line, parse_float=Decimal) for line in lines[1:] if line.strip()]
         return [(str(record["company_id"]), dict(record["entity"])) for record in records]
 
-    def record(self, company_id: str, entity: dict[str, Any]) -> None:
-        """Append one inserted entity (as the control API returned it)."""
-        with self.path.open("a", encoding="utf-8") as journal:
-            journal.write(json.dumps({"company_id": company_id, "entity": entity}, ensure_ascii=False) + "\n")
+    def record(self, company_id: str, entity: bytes) -> None:
+        """Append one changed entry: its JSON text as the API sends it."""
+        with self.path.open("ab") as journal:
+            journal.write(b'{"company_id":' + json.dumps(company_id).encode() + b',"entity":' + entity + b"}\n")

@@ -7,12 +7,28 @@ from dataclasses import dataclass
 
 CONTROL_PREFIX = "/_emulator/"
 ENTRA_ROUTES = frozenset({"discovery", "token"})
-ROUTE_NAMES = frozenset({"discovery", "token", "companies", "company", "itemLedgerEntries", "itemLedgerEntry", "other"})
+METADATA = "$metadata"
+COUNT_SUFFIX = "/$count"  # of the route counting a collection: ``companies/$count``, ``itemLedgerEntries/$count``
+ROUTE_NAMES = frozenset(
+    {
+        "discovery",
+        "token",
+        METADATA,
+        "companies",
+        "company",
+        "companies" + COUNT_SUFFIX,
+        "itemLedgerEntries",
+        "itemLedgerEntry",
+        "itemLedgerEntries" + COUNT_SUFFIX,
+        "other",
+    }
+)
 _DISCOVERY = re.compile(r"/(?P<tenant>[^/]+)(?:/v2\.0)?/\.well-known/openid-configuration")
 _TOKEN = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token")
 _API = re.compile(r"(?P<root>/v2\.0/(?:(?P<tenant>[^/]+)/)?(?P<environment>[^/]+)/api/v2\.0)/(?P<resource>.*)")
 _RESOURCE = re.compile(
-    r"(?:companies\((?P<company>[^/]*)\)/)?(?P<set>companies|itemLedgerEntries)(?:\((?P<key>[^/]*)\))?"
+    r"(?:companies\((?P<company>[^/]*)\)/)?(?P<set>companies|itemLedgerEntries)"
+    r"(?:\((?P<key>[^/]*)\)|(?P<count>/\$count))?"
 )
 
 
@@ -35,6 +51,8 @@ def resolve(path: str) -> Route:
     if match := _TOKEN.fullmatch(path):
         return Route("token", tenant=match["tenant"])
     api = _API.fullmatch(path)
+    if api is not None and api["resource"] == METADATA:
+        return Route(METADATA, tenant=api["tenant"], environment=api["environment"], root=api["root"])
     resource = _RESOURCE.fullmatch(api["resource"]) if api else None
     if api is None or resource is None:
         return Route("other")
@@ -44,6 +62,7 @@ def resolve(path: str) -> Route:
         name = "companies" if resource["key"] is None else "company"
     else:
         name = "itemLedgerEntries" if resource["key"] is None else "itemLedgerEntry"
+    name += COUNT_SUFFIX if resource["count"] else ""
     return Route(
         name,
         tenant=api["tenant"],

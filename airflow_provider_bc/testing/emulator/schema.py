@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -25,22 +28,56 @@ class Kind(enum.Enum):
     DATETIME = "datetime"
 
 
+def xml_name(name: str) -> str:
+    """An AL name as BC writes an enum value: other characters than letters, digits and ``_`` as
+    ``_xHHHH_`` (``"Positive Adjmt."`` -> ``"Positive_x0020_Adjmt_x002E_"``)."""
+    return "".join(c if c.isalnum() or c == "_" else f"_x{ord(c):04X}_" for c in name)
+
+
+@dataclass(frozen=True)
+class EnumType:
+    """An AL enum, declared in ``$metadata`` as ``Microsoft.NAV.<name>``: members as (AL name, ordinal)."""
+
+    name: str
+    members: tuple[tuple[str, int], ...]
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The member names as they travel in JSON (XML-encoded)."""
+        return tuple(xml_name(member) for member, _ in self.members)
+
+
 @dataclass(frozen=True)
 class Field:
-    """One property of an entity, stored in a SQLite column of the same name."""
+    """One property of an entity, stored in a SQLite column of the same name.
+
+    ``max_length``: a Code/Text field's length; ``enum``: the type of an ENUM field; ``flowfield``: a value
+    BC calculates (sums of other tables), which changes without touching the row.
+    """
 
     name: str
     kind: Kind
+    max_length: int | None = None
+    enum: EnumType | None = None
+    flowfield: bool = False
 
     @property
     def column(self) -> str:
-        """The quoted column holding the value exactly as it travels in JSON."""
+        """The quoted column holding the value exactly as it travels in JSON (decimals as their text)."""
         return f'"{self.name}"'
 
     @property
     def sort_column(self) -> str:
-        """The column to compare and order by (datetimes keep a normalized UTC copy)."""
-        return f'"{self.name}__key"' if self.kind is Kind.DATETIME else self.column
+        """The column (or expression) to compare and order by: datetimes keep a normalized UTC copy,
+        decimals compare as numbers."""
+        if self.kind is Kind.DATETIME:
+            return f'"{self.name}__key"'
+        return f"CAST({self.column} AS NUMERIC)" if self.kind is Kind.DECIMAL else self.column
+
+    @property
+    def json_sql(self) -> str:
+        """SQL for the value in the entity's JSON (a decimal's text as a JSON number)."""
+        return f"json({self.column})" if self.kind is Kind.DECIMAL else self.column
 
 
 @dataclass(frozen=True)
@@ -48,6 +85,7 @@ class EntitySet:
     """A collection of one entity type, stored in one SQLite table."""
 
     name: str
+    entity_type: str  # the name of its type in $metadata (Microsoft.NAV.<entity_type>)
     table: str
     fields: tuple[Field, ...]
     tiebreak: str  # a unique column that makes every ordering total (used in $skiptoken)
@@ -91,14 +129,43 @@ def datetime_key(text: str) -> str:
     return f"{year}-{month}-{day}T{hour}:{minute}:{second or '00'}.{(fraction or '')[:6].ljust(6, '0')}"
 
 
+def decimal_text(value: int | float | Decimal | str) -> str:
+    """A decimal as BC writes it in JSON: plain digits, no exponent, no trailing zeros (``3.10`` -> ``3.1``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value) and "e" not in (text := repr(value)):
+        return text.removesuffix(".0") if value else "0"  # repr: the shortest text reading back as this float
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else value)
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    text = f"{number:f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
+
+
 def coerce(field: Field, value: Any) -> Any:
-    """Check a JSON value given for ``field`` (control API) and return it in stored form."""
+    """Check a JSON value given for ``field`` (control API) and return it in stored form.
+
+    A decimal may come as a number or as its text (``"1234567890.123456789"``), kept exactly.
+    """
     if field.kind is Kind.GUID:
         return str(uuid.UUID(str(value)))
-    if field.kind in (Kind.INTEGER, Kind.DECIMAL):
-        if isinstance(value, bool) or not isinstance(value, int if field.kind is Kind.INTEGER else (int, float)):
+    if field.kind is Kind.INTEGER:
+        if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{field.name} must be a number, not {value!r}")
         return value
+    if field.kind is Kind.DECIMAL:
+        if not isinstance(value, int | float | Decimal | str):
+            raise ValueError(f"{field.name} must be a number, not {value!r}")
+        try:
+            return decimal_text(value)
+        except ValueError as exc:
+            raise ValueError(f"{field.name} must be a number, not {value!r}") from exc
     if not isinstance(value, str):
         raise ValueError(f"{field.name} must be a string, not {value!r}")
     if field.kind is Kind.DATE:
@@ -108,16 +175,58 @@ def coerce(field: Field, value: Any) -> Any:
     return value
 
 
+# The AL enums of the item ledger entry's fields (base application), as $metadata declares them.
+ITEM_LEDGER_ENTRY_TYPE = EnumType(
+    "itemLedgerEntryType",
+    (
+        ("Purchase", 0),
+        ("Sale", 1),
+        ("Positive Adjmt.", 2),
+        ("Negative Adjmt.", 3),
+        ("Transfer", 4),
+        ("Consumption", 5),
+        ("Output", 6),
+        (" ", 7),
+        ("Assembly Consumption", 8),
+        ("Assembly Output", 9),
+    ),
+)
+ANALYSIS_SOURCE_TYPE = EnumType("analysisSourceType", ((" ", 0), ("Customer", 1), ("Vendor", 2), ("Item", 3)))
+ITEM_LEDGER_DOCUMENT_TYPE = EnumType(
+    "itemLedgerDocumentType",
+    (
+        (" ", 0),
+        ("Sales Shipment", 1),
+        ("Sales Invoice", 2),
+        ("Sales Return Receipt", 3),
+        ("Sales Credit Memo", 4),
+        ("Purchase Receipt", 5),
+        ("Purchase Invoice", 6),
+        ("Purchase Return Shipment", 7),
+        ("Purchase Credit Memo", 8),
+        ("Transfer Shipment", 9),
+        ("Transfer Receipt", 10),
+        ("Service Shipment", 11),
+        ("Service Invoice", 12),
+        ("Service Credit Memo", 13),
+        ("Posted Assembly", 14),
+        ("Inventory Receipt", 19),
+        ("Inventory Shipment", 20),
+        ("Direct Transfer", 21),
+    ),
+)
+
 COMPANIES = EntitySet(
     name="companies",
+    entity_type="company",
     table="companies",
     fields=(
         Field("id", Kind.GUID),
         Field("systemVersion", Kind.STRING),
         Field("timestamp", Kind.INTEGER),
-        Field("name", Kind.STRING),
-        Field("displayName", Kind.STRING),
-        Field("businessProfileId", Kind.STRING),
+        Field("name", Kind.STRING, max_length=30),
+        Field("displayName", Kind.STRING, max_length=250),
+        Field("businessProfileId", Kind.STRING, max_length=250),
         Field("systemCreatedAt", Kind.DATETIME),
         Field("systemCreatedBy", Kind.GUID),
         Field("systemModifiedAt", Kind.DATETIME),
@@ -128,28 +237,31 @@ COMPANIES = EntitySet(
 
 ITEM_LEDGER_ENTRIES = EntitySet(
     name="itemLedgerEntries",
+    entity_type="itemLedgerEntry",
     table="item_ledger_entries",
     fields=(
         Field("id", Kind.GUID),
         Field("entryNumber", Kind.INTEGER),
-        Field("itemNumber", Kind.STRING),
+        Field("itemNumber", Kind.STRING, max_length=20),
         Field("postingDate", Kind.DATE),
-        Field("entryType", Kind.ENUM),
-        Field("sourceNumber", Kind.STRING),
-        Field("sourceType", Kind.ENUM),
-        Field("documentNumber", Kind.STRING),
-        Field("documentType", Kind.ENUM),
-        Field("description", Kind.STRING),
+        Field("entryType", Kind.ENUM, enum=ITEM_LEDGER_ENTRY_TYPE),
+        Field("sourceNumber", Kind.STRING, max_length=20),
+        Field("sourceType", Kind.ENUM, enum=ANALYSIS_SOURCE_TYPE),
+        Field("documentNumber", Kind.STRING, max_length=20),
+        Field("documentType", Kind.ENUM, enum=ITEM_LEDGER_DOCUMENT_TYPE),
+        Field("description", Kind.STRING, max_length=100),
         Field("quantity", Kind.DECIMAL),
-        Field("salesAmountActual", Kind.DECIMAL),
-        Field("costAmountActual", Kind.DECIMAL),
+        Field("salesAmountActual", Kind.DECIMAL, flowfield=True),
+        Field("costAmountActual", Kind.DECIMAL, flowfield=True),
         Field("lastModifiedDateTime", Kind.DATETIME),
     ),
     tiebreak='"entryNumber"',
 )
+#: the entity sets inside a company (``companies({id})/<name>``)
+COMPANY_SCOPED = (ITEM_LEDGER_ENTRIES,)
 
 
-def json_object_sql(names: list[str]) -> str:
-    """SQL building an entity's JSON text (``@odata.etag`` first, then ``names``) from its columns."""
-    pairs = ", ".join(f"'{name}', \"{name}\"" for name in names)
+def json_object_sql(fields: Sequence[Field]) -> str:
+    """SQL building an entity's JSON text (``@odata.etag`` first, then ``fields``) from its columns."""
+    pairs = ", ".join(f"'{field.name}', {field.json_sql}" for field in fields)
     return f"CAST(json_object('@odata.etag', etag, {pairs}) AS BLOB)"

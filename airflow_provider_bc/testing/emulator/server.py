@@ -1,6 +1,6 @@
 """Start the emulator: TLS certificate (trustme), seeded state, uvicorn on a bound socket, readiness.
 
-Certificates, client applications (with the token-signing key) and inserted entries are kept in the
+Certificates, client applications (with the token-signing key) and changed entries are kept in the
 state directory, so a start on the same directory and port (:meth:`EmulatorHandle.restart`) continues
 where the previous process stopped: see :mod:`.persistence`.
 """
@@ -26,7 +26,7 @@ from .bc_api import BusinessCentralApi
 from .entra import Directory
 from .faults import FaultScript
 from .limits import Admission
-from .persistence import InsertedEntries, certificates, load_identity, save_identity
+from .persistence import EntryJournal, certificates, load_identity, save_identity
 from .settings import RuntimeConfig
 from .state import EmulatorState
 from .stats import Stats
@@ -106,12 +106,11 @@ def banner(info: dict[str, Any]) -> str:
     )
 
 
-def _store(options: ServerOptions, inserted: InsertedEntries) -> Store:
-    """The seeded data, plus the entries inserted under the same seed and size before a restart."""
+def _store(options: ServerOptions, journal: EntryJournal) -> Store:
+    """The seeded data, with the entries changed under the same seed and size before a restart."""
     store = Store(options.seed, options.entries)
-    for company_id, entity in inserted.replay():
-        fields = {name: value for name, value in entity.items() if name not in ("@odata.etag", "entryNumber")}
-        store.insert_entry(company_id, fields)
+    for company_id, entity in journal.replay():
+        store.restore_entry(company_id, entity)
     return store
 
 
@@ -132,17 +131,17 @@ def run(options: ServerOptions, config: RuntimeConfig) -> None:
         directory.restore(identity)
     info = describe(options, base_url, ca_bundle, directory.register_once(seed.DEFAULT_CLIENT_ID))
     save_identity(state_dir, directory.snapshot())
-    inserted = InsertedEntries(state_dir, options.seed, options.entries)
+    journal = EntryJournal(state_dir, options.seed, options.entries)
     state = EmulatorState(
         info=info,
         defaults=copy.copy(config),
         config=config,
-        store=_store(options, inserted),
+        store=_store(options, journal),
         directory=directory,
         admission=Admission(config),
         faults=FaultScript(),
         stats=Stats(),
-        inserted=inserted,
+        journal=journal,
     )
     app = EmulatorApp(state, BusinessCentralApi(state.store, base_url, seed.ENVIRONMENTS))
     server = uvicorn.Server(

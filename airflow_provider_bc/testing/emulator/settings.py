@@ -1,4 +1,5 @@
-"""Behaviour a test may change while the emulator runs: latency, rate and concurrency limits, tokens."""
+"""Behaviour a test may change while the emulator runs: latency, bandwidth, rate and concurrency limits,
+tokens."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ _RANGES: dict[str, tuple[type[float] | type[int], float]] = {  # setting: (type,
     "max_concurrent": (int, 1),
     "queue_size": (int, 0),
     "token_lifetime": (int, 1),
+    "bandwidth": (int, 0),
 }
 
 
@@ -26,6 +28,7 @@ class RuntimeConfig:
     max_concurrent: int = 5  # requests of one principal processed at once
     queue_size: int = 95  # requests of one principal waiting for a slot; beyond: 429
     token_lifetime: int = 3600  # seconds, for newly issued access tokens
+    bandwidth: int = 0  # bytes per second at which each BC API answer's body is sent (0: no limit)
 
     def apply(self, changes: dict[str, Any]) -> None:
         """Change settings in place; unknown names, wrong types or out-of-range values raise ValueError."""

@@ -9,7 +9,7 @@ from typing import Any
 from .entra import Directory
 from .faults import FaultScript
 from .limits import Admission
-from .persistence import InsertedEntries
+from .persistence import EntryJournal
 from .settings import RuntimeConfig
 from .stats import Stats
 from .store import Store
@@ -27,7 +27,7 @@ class EmulatorState:
     admission: Admission
     faults: FaultScript
     stats: Stats
-    inserted: InsertedEntries | None = None  # where inserted entries are kept for a restart
+    journal: EntryJournal | None = None  # where changed entries are kept for a restart
 
     def reset(self) -> None:
         """Clear faults, counters, log and rate history; restore the start configuration; lift revocations.

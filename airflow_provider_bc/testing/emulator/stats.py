@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -37,12 +39,26 @@ class Stats:
         self.requests: Counter[tuple[str, int]] = Counter()
         self.tokens_issued = 0
         self.recent: deque[RequestRecord] = deque(maxlen=RECENT_LIMIT)
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def reset(self) -> None:
-        """Zero the counters and clear the log."""
+        """Zero the counters (the highest in flight: to those in flight now) and clear the log."""
         self.requests.clear()
         self.tokens_issued = 0
         self.recent.clear()
+        self.max_in_flight = self.in_flight
+
+    @contextmanager
+    def flight(self) -> Iterator[None]:
+        """Count one BC API request as in flight, from when it was read until its answer is sent or
+        abandoned (waiting for a processing slot too), for ``max_in_flight``."""
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
     def record(self, request: Request, route: str, status: int) -> None:
         """Count one answered (or dropped) request."""
@@ -63,7 +79,9 @@ class Stats:
         )
 
     def snapshot(self, max_concurrency: int) -> dict[str, Any]:
-        """Everything as JSON-ready data: ``requests[route][status] = count``, and the recent log."""
+        """Everything as JSON-ready data: ``requests[route][status] = count``, the highest numbers of BC
+        API requests processed (``max_concurrency``) and in flight (``max_in_flight``) at once, all
+        principals together, and the recent log."""
         by_route: dict[str, dict[str, int]] = {}
         for (route, status), count in sorted(self.requests.items()):
             by_route.setdefault(route, {})[str(status)] = count
@@ -72,5 +90,6 @@ class Stats:
             "total_requests": sum(self.requests.values()),
             "tokens_issued": self.tokens_issued,
             "max_concurrency": max_concurrency,
+            "max_in_flight": self.max_in_flight,
             "recent_requests": [asdict(record) for record in self.recent],
         }
