@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +16,7 @@ from airflow_provider_bc.client.auth import TokenProvider
 from airflow_provider_bc.client.client import ReadOptions, first_page_query, log_page
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Exchange
+from airflow_provider_bc.client.governor import Governor, governor_for
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.paging import Page, PageCursor
 from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
@@ -24,7 +26,8 @@ from airflow_provider_bc.client.urls import ApiUrls
 
 
 class AsyncBusinessCentralClient:
-    """Async twin of :class:`~airflow_provider_bc.client.client.BusinessCentralClient`.
+    """Async twin of :class:`~airflow_provider_bc.client.client.BusinessCentralClient` (the same
+    :attr:`governor` for the same principal).
 
     Use as ``async with AsyncBusinessCentralClient(settings) as client: ...``.
     """
@@ -34,6 +37,7 @@ class AsyncBusinessCentralClient:
 
         self.settings = settings
         self.urls = ApiUrls(settings)
+        self.governor: Governor = governor_for(settings)
         self._tokens = TokenProvider(settings)
         self._transport = AsyncTransport(settings)
 
@@ -55,7 +59,11 @@ class AsyncBusinessCentralClient:
         while True:
             try:
                 token = await asyncio.to_thread(self._tokens.token)
-                return exchange.read(await self._transport.get(exchange.url, exchange.params, exchange.headers(token)))
+                answer = await self.governor.asend(
+                    partial(self._transport.get, exchange.url, exchange.params, exchange.headers(token)),
+                    max_pause=self.settings.retry_after_max,
+                )
+                return exchange.read(answer)
             except BusinessCentralError as error:
                 retrying = attempts.after(error)
             if retrying.new_token:

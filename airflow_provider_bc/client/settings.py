@@ -62,6 +62,11 @@ class ClientSettings:
     verify: bool | str = True
     proxies: Mapping[str, str] = field(default_factory=dict, repr=False)  # may carry user:password
     read_only_intent: bool = False
+    #: the principal's API requests in flight at once in this process (Business Central runs 5 per user) ...
+    max_in_flight: int = 5
+    #: ... and started per ``request_window`` seconds, sliding (Business Central: 6,000 per 5 minutes)
+    max_requests: int = 6000
+    request_window: float = 300.0
     #: where these settings came from, for error messages ("connection 'business_central_default'")
     source: str | None = field(default=None, compare=False)
 
@@ -106,12 +111,15 @@ class ClientSettings:
                 raise self._fail(name, f"{value!r} must not carry a query or fragment")
         if not self.scope.endswith("/.default"):
             raise self._fail("scope", f"{self.scope!r} must end with '/.default' for the client-credentials flow")
-        for name in ("connect_timeout", "read_timeout", "backoff_max"):
+        for name in ("connect_timeout", "read_timeout", "backoff_max", "request_window"):
             if getattr(self, name) <= 0:
                 raise self._fail(name, f"must be positive, got {getattr(self, name)!r}")
         for name in ("max_retries", "backoff_factor", "retry_after_max"):
             if getattr(self, name) < 0:
                 raise self._fail(name, f"must not be negative, got {getattr(self, name)!r}")
+        for name in ("max_in_flight", "max_requests"):
+            if getattr(self, name) < 1:
+                raise self._fail(name, f"must be at least 1, got {getattr(self, name)!r}")
         if isinstance(self.verify, str) and not os.path.isfile(self.verify):
             raise self._fail("verify", f"CA bundle {self.verify!r} does not exist (or pass true/false)")
 

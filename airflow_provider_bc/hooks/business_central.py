@@ -37,6 +37,9 @@ _NUMBERS: dict[str, tuple[str, type[int] | type[float]]] = {
     "backoff_factor": ("backoff_factor", float),
     "backoff_max": ("backoff_max", float),
     "retry_after_max": ("retry_after_max", int),
+    "max_concurrent_requests": ("max_in_flight", int),
+    "max_requests_per_window": ("max_requests", int),
+    "request_window": ("request_window", float),
 }
 _FALSE = {"false", "0", "no", "off"}
 

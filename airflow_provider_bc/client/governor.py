@@ -1,0 +1,384 @@
+"""One governor per principal per process: Business Central's per-user limits, kept on our side.
+
+Business Central runs at most 5 requests of one user (a service principal is one) at once and
+queues the rest, and answers 429 beyond 6,000 requests per 5-minute sliding window. Every client
+of a principal in this process (sync or async, any thread, any event loop) sends its API requests
+through that principal's :class:`Governor`, which:
+
+* lets at most ``limit`` requests run at once (``max_in_flight``, lowered after 429s, see below);
+  a request holds its slot only while its HTTP exchange runs, never while it waits to retry;
+* starts at most ``max_requests`` requests per ``window`` seconds (sliding);
+* hands slots out first come, first served, to threads and event loops alike;
+* adapts to 429 answers (AIMD): a 429 lowers ``limit`` by one (not below 1), once for all the
+  requests that were already running when it was lowered; every ``recovery`` answers in a row
+  that are neither a 429 nor a 5xx raise it by one again, up to ``max_in_flight``. A 429's
+  ``Retry-After`` also holds back every new start of the principal for that long, when the
+  throttled request itself will wait that long (no longer than its ``retry_after_max``).
+
+Entra token requests do not go through the governor (Entra's limits are not Business Central's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
+
+from airflow_provider_bc.client.exchange import Answer
+from airflow_provider_bc.client.settings import ClientSettings
+
+log = logging.getLogger(__name__)
+
+THROTTLED = 429
+#: parses ``Retry-After`` (seconds or an HTTP date) as the retry decisions do
+_RETRY_AFTER = Retry(total=None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one principal may do at once (``max_in_flight``) and per ``window`` seconds (``max_requests``);
+    ``recovery``: answers in a row without throttling that raise a lowered concurrency by one."""
+
+    max_in_flight: int = 5
+    max_requests: int = 6000
+    window: float = 300.0
+    recovery: int = 20
+
+    @classmethod
+    def of(cls, settings: ClientSettings) -> Limits:
+        """The limits ``settings`` ask for."""
+        return cls(settings.max_in_flight, settings.max_requests, settings.request_window)
+
+
+@dataclass(frozen=True)
+class GovernorStats:
+    """Counters of one principal's governor, at one instant."""
+
+    started: int  # requests started since the process began
+    in_flight: int  # requests running now
+    peak_in_flight: int  # most requests running at once
+    waiting: int  # requests waiting for a slot now
+    waits: int  # requests that had to wait for a slot
+    wait_seconds: float  # time those requests spent waiting, in all
+    throttled: int  # 429 answers
+    limit: int  # requests allowed to run at once now
+
+    def describe(self) -> str:
+        """One line for progress logs."""
+        return (
+            f"{self.in_flight}/{self.limit} requests in flight (peak {self.peak_in_flight}), {self.started} started, "
+            f"{self.waiting} waiting ({self.waits} waited {self.wait_seconds:.1f} s in all), {self.throttled} throttled"
+        )
+
+
+class Ledger:
+    """The accounting of one principal: decides whether a request may start at ``now``, records starts
+    and answers. Not thread-safe and never waits: :class:`Governor` locks and waits around it."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.limit = limits.max_in_flight
+        self.in_flight = 0
+        self.started = 0
+        self.peak_in_flight = 0
+        self.throttled = 0
+        self.waits = 0
+        self.wait_seconds = 0.0
+        self._starts: deque[float] = deque()  # start times within the window, oldest first
+        self._paused_until = -math.inf
+        self._lowerings = 0  # how many times ``limit`` was lowered: a request's epoch
+        self._successes = 0  # answers in a row that were not throttled
+
+    def delay(self, now: float) -> float:
+        """``0.0`` when a request may start at ``now``; ``math.inf`` while every slot is taken;
+        otherwise the seconds until the window or a ``Retry-After`` lets one start."""
+        if self.in_flight >= self.limit:
+            return math.inf
+        while self._starts and self._starts[0] <= now - self.limits.window:
+            self._starts.popleft()
+        window_free_at = self._starts[0] + self.limits.window if len(self._starts) >= self.limits.max_requests else now
+        return max(0.0, self._paused_until - now, window_free_at - now)
+
+    def start(self, now: float, waiting_since: float | None = None) -> int:
+        """Record a request starting at ``now`` (after waiting for a slot since ``waiting_since``);
+        returns its epoch, to hand back to :meth:`finish`."""
+        if waiting_since is not None:
+            self.waits += 1
+            self.wait_seconds += now - waiting_since
+        self.in_flight += 1
+        self.started += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._starts.append(now)
+        return self._lowerings
+
+    def finish(self, epoch: int, now: float, status: int | None = None, pause: float = 0.0) -> bool:
+        """Record the end of a request started in ``epoch``: its answer's ``status`` (``None``: no
+        answer), and for a 429 how long new starts wait (``pause``). Returns whether ``limit`` changed."""
+        self.in_flight -= 1
+        if status == THROTTLED:
+            self.throttled += 1
+            self._successes = 0
+            self._paused_until = max(self._paused_until, now + pause)
+            # requests already running when the limit was lowered say nothing about the lower limit
+            if epoch == self._lowerings and self.limit > 1:
+                self.limit -= 1
+                self._lowerings += 1
+                return True
+            return False
+        if status is None or status >= 500:
+            return False
+        self._successes += 1
+        if self._successes >= self.limits.recovery and self.limit < self.limits.max_in_flight:
+            self._successes = 0
+            self.limit += 1
+            return True
+        return False
+
+    def stats(self, waiting: int) -> GovernorStats:
+        """The counters now, with ``waiting`` requests queued."""
+        return GovernorStats(
+            started=self.started,
+            in_flight=self.in_flight,
+            peak_in_flight=self.peak_in_flight,
+            waiting=waiting,
+            waits=self.waits,
+            wait_seconds=self.wait_seconds,
+            throttled=self.throttled,
+            limit=self.limit,
+        )
+
+
+class _Waiter:
+    """A request queued for a slot since ``since``; ``epoch`` is set when it is granted one."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.epoch: int | None = None
+        self.waited = False  # not granted a slot on its first look
+
+    def wake(self) -> bool:
+        """Make the waiting side look again; ``False`` when it never can (its event loop is closed)."""
+        raise NotImplementedError
+
+
+class _ThreadWaiter(_Waiter):
+    def __init__(self, since: float) -> None:
+        super().__init__(since)
+        self.event = threading.Event()
+
+    def wake(self) -> bool:
+        self.event.set()
+        return True
+
+
+class _LoopWaiter(_Waiter):
+    def __init__(self, since: float) -> None:
+        super().__init__(since)
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+
+    def wake(self) -> bool:
+        try:
+            self.loop.call_soon_threadsafe(self.event.set)
+        except RuntimeError:  # the loop is closed
+            return False
+        return True
+
+
+class Governor:
+    """The slots of one principal, shared by every thread and event loop of the process (see the module)."""
+
+    def __init__(self, limits: Limits, *, name: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+        """``name`` names the principal in logs; ``clock`` gives seconds (monotonic)."""
+        self.limits = limits
+        self.name = name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ledger = Ledger(limits)
+        self._queue: deque[_Waiter] = deque()
+
+    @property
+    def stats(self) -> GovernorStats:
+        """The counters now (for progress logs)."""
+        with self._lock:
+            return self._ledger.stats(len(self._queue))
+
+    def send(self, request: Callable[[], Answer], *, max_pause: float = 0.0) -> Answer:
+        """Run ``request`` (one HTTP exchange) in a slot, blocking the thread until one is free.
+
+        ``max_pause``: the longest 429 ``Retry-After`` the caller waits for, and so holds back new starts.
+        """
+        waiter = _ThreadWaiter(self._clock())
+        self._enqueue(waiter)
+        try:
+            while True:
+                waiter.event.clear()
+                if (timeout := self._poll(waiter)) is None:
+                    break
+                waiter.event.wait(None if math.isinf(timeout) else timeout)
+        except BaseException:
+            self._withdraw(waiter)
+            raise
+        answer: Answer | None = None
+        try:
+            answer = request()
+            return answer
+        finally:
+            self._release(waiter, answer, max_pause)
+
+    async def asend(self, request: Callable[[], Awaitable[Answer]], *, max_pause: float = 0.0) -> Answer:
+        """As :meth:`send`, waiting without blocking the event loop; cancelling the wait gives the slot back."""
+        waiter = _LoopWaiter(self._clock())
+        self._enqueue(waiter)
+        try:
+            while True:
+                waiter.event.clear()
+                if (timeout := self._poll(waiter)) is None:
+                    break
+                timer = None if math.isinf(timeout) else waiter.loop.call_later(timeout, waiter.event.set)
+                try:
+                    await waiter.event.wait()
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+        except BaseException:
+            self._withdraw(waiter)
+            raise
+        answer: Answer | None = None
+        try:
+            answer = await request()
+            return answer
+        finally:
+            self._release(waiter, answer, max_pause)
+
+    def _enqueue(self, waiter: _Waiter) -> None:
+        with self._lock:
+            self._queue.append(waiter)
+
+    def _poll(self, waiter: _Waiter) -> float | None:
+        """``None`` once ``waiter`` holds a slot, else how long to wait at most before polling again."""
+        with self._lock:
+            delay = self._admit(waiter)
+            if waiter.epoch is not None:
+                return None
+            waiter.waited = True
+            return delay
+
+    def _admit(self, caller: _Waiter | None = None) -> float:
+        """Grant free slots to the head of the queue, in order; returns what holds the next one back
+        (:meth:`Ledger.delay`; 0.0 when nobody waits).
+
+        Lock held. A head held back by time (window or pause) is woken to time its wait: it may be
+        waiting for a released slot only, which would never come.
+        """
+        now = self._clock()
+        while self._queue:
+            delay = self._ledger.delay(now)
+            head = self._queue[0]
+            if delay > 0.0:
+                if head is caller or math.isinf(delay) or head.wake():
+                    return delay
+                self._queue.popleft()  # its event loop is closed: it never runs
+                continue
+            self._queue.popleft()
+            head.epoch = self._ledger.start(now, head.since if head.waited else None)
+            if head is not caller and not head.wake():
+                self._ledger.finish(head.epoch, now)
+                head.epoch = None
+        return 0.0
+
+    def _withdraw(self, waiter: _Waiter) -> None:
+        """Take ``waiter`` out of the queue, or give back the slot it was granted (cancelled, interrupted)."""
+        with self._lock:
+            if waiter.epoch is not None:
+                self._ledger.finish(waiter.epoch, self._clock())
+            elif waiter in self._queue:  # else its loop closed before it was granted a slot
+                self._queue.remove(waiter)
+            self._admit()
+
+    def _release(self, waiter: _Waiter, answer: Answer | None, max_pause: float) -> None:
+        status = None if answer is None else answer.status
+        pause = _retry_after(answer) if status == THROTTLED else None
+        with self._lock:
+            assert waiter.epoch is not None
+            changed = self._ledger.finish(
+                waiter.epoch, self._clock(), status, pause if pause is not None and pause <= max_pause else 0.0
+            )
+            limit = self._ledger.limit
+            self._admit()
+        if changed and status == THROTTLED:
+            log.warning(
+                "Business Central throttled %s (HTTP 429%s): at most %d requests in flight now",
+                self.name,
+                f", Retry-After {pause:.0f} s" if pause is not None else "",
+                limit,
+            )
+        elif changed:
+            log.info("No throttling of %s lately: at most %d requests in flight now", self.name, limit)
+
+
+def _retry_after(answer: Answer | None) -> float | None:
+    """The answer's ``Retry-After`` in seconds, or ``None`` when absent or unreadable."""
+    value = None if answer is None else answer.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(_RETRY_AFTER.parse_retry_after(value))
+    except InvalidHeader:
+        return None
+
+
+_governors: dict[tuple[str, ...], Governor] = {}
+_warned: set[tuple[tuple[str, ...], Limits]] = set()
+_registry_lock = threading.Lock()
+
+
+def principal(settings: ClientSettings) -> tuple[str, ...]:
+    """What identifies the principal whose limits ``settings`` use: authority, tenant, client id, API host."""
+    return (
+        settings.authority.lower(),
+        settings.tenant_id.lower(),
+        settings.client_id.strip().lower(),
+        settings.api_host.lower(),
+    )
+
+
+def governor_for(settings: ClientSettings) -> Governor:
+    """The process's governor of the principal of ``settings`` (created with their limits on first use)."""
+    key = principal(settings)
+    limits = Limits.of(settings)
+    with _registry_lock:
+        governor = _governors.get(key)
+        if governor is None:
+            governor = _governors[key] = Governor(limits, name=f"client id {settings.client_id}")
+        elif governor.limits != limits and (key, limits) not in _warned:
+            _warned.add((key, limits))
+            log.warning(
+                "%s asks for %s, but %s already runs with %s in this process: kept",
+                settings.source or "A client",
+                limits,
+                governor.name,
+                governor.limits,
+            )
+    return governor
+
+
+def _forget_governors() -> None:
+    # A forked child inherits the parent's slots as taken (by threads it does not have) and maybe a
+    # held lock: it starts afresh.
+    global _registry_lock
+    _governors.clear()
+    _warned.clear()
+    _registry_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_governors)
