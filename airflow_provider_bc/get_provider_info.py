@@ -11,11 +11,14 @@ _INTEGRATION = "Microsoft Dynamics 365 Business Central"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the package, its hooks, operators, sensors, triggers and connection type."""
+    """Describe the package, its hooks, operators, sensors, triggers, transfers and connection type."""
     return {
         "package-name": "airflow-provider-business-central",
         "name": "Microsoft Dynamics 365 Business Central",
-        "description": "Read Business Central (API v2.0) ledgers from Airflow: hook, operators, sensors, triggers.",
+        "description": (
+            "Read Business Central (API v2.0) ledgers from Airflow: hook, operators, sensors, triggers, "
+            "and bulk extraction to object storage."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -33,6 +36,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.triggers.business_central"]}
+        ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Object Storage",
+                "python-module": "airflow_provider_bc.transfers.business_central_to_object_storage",
+            }
         ],
         "connection-types": [
             {

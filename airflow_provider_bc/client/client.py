@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypedDict
 
 from typing_extensions import Unpack
@@ -13,9 +14,17 @@ from typing_extensions import Unpack
 from airflow_provider_bc.client.auth import TokenProvider
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Exchange
+from airflow_provider_bc.client.governor import Governor, governor_for
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.paging import Page, PageCursor
-from airflow_provider_bc.client.queries import Query, collection_query, found_entities, lookup_query
+from airflow_provider_bc.client.queries import (
+    Query,
+    collection_query,
+    count_of,
+    count_query,
+    found_entities,
+    lookup_query,
+)
 from airflow_provider_bc.client.retry import Attempts
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.transport import SyncTransport
@@ -80,12 +89,14 @@ class BusinessCentralClient:
     """Reads one Business Central environment with the credentials of ``settings``.
 
     Every request runs through one retry budget (:mod:`airflow_provider_bc.client.retry`):
-    throttling, outages, dropped or garbled answers, Entra hiccups and one rejected token.
+    throttling, outages, dropped or garbled answers, Entra hiccups and one rejected token; and
+    through the principal's :attr:`governor` (:mod:`.governor`), shared with every client of it.
     """
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.urls = ApiUrls(settings)
+        self.governor: Governor = governor_for(settings)
         self._tokens = TokenProvider(settings)
         self._transport = SyncTransport(settings)
 
@@ -100,7 +111,11 @@ class BusinessCentralClient:
         while True:
             try:
                 token = self._tokens.token()
-                return exchange.read(self._transport.get(exchange.url, exchange.params, exchange.headers(token)))
+                answer = self.governor.send(
+                    partial(self._transport.get, exchange.url, exchange.params, exchange.headers(token)),
+                    max_pause=self.settings.retry_after_max,
+                )
+                return exchange.read(answer)
             except BusinessCentralError as error:
                 retrying = attempts.after(error)
             if retrying.new_token:
@@ -171,6 +186,15 @@ class BusinessCentralClient:
         """The companies of the environment (``id``, ``name``, ``displayName``, ...)."""
         query = Query(self.urls.companies(), context="GET companies")
         return found_entities(self.run(query), query.context)
+
+    def count(self, entity_set: str, *, company_id: str | None = None, filter: str | None = None) -> int:
+        """How many entities match ``filter`` (``$count``): for progress and estimates, not correctness."""
+        query = count_query(self.urls, entity_set, company_id, filter)
+        return count_of(self.run(query), query.context)
+
+    def metadata(self) -> str:
+        """The service's ``$metadata`` document (EDMX XML): entity types, their properties and sets."""
+        return str(self.run(Query(self.urls.metadata(), context="GET $metadata", document=True))["document"])
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -54,6 +54,7 @@ class Exchange:
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
         self.parse_float = Decimal if query.exact_numbers else float
+        self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
         self._static_headers = {"client-request-id": self.client_request_id}
@@ -85,7 +86,9 @@ class Exchange:
             raise error
         content_type = answer.headers.get("Content-Type", "")
         payload: Any = None
-        if "json" in content_type.lower():
+        if self.document and "xml" in content_type.lower():
+            payload = {"document": answer.body.decode("utf-8", errors="replace")}
+        elif "json" in content_type.lower():
             try:
                 payload = json.loads(answer.body, parse_float=self.parse_float)
             except ValueError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
@@ -19,6 +19,7 @@ class Query:
     With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
     reads as an empty collection instead of raising. With ``exact_numbers``, decimals in the
     answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats.
+    With ``document``, the answer is an XML document (``$metadata``), read as ``{"document": <text>}``.
     """
 
     url: str
@@ -26,6 +27,7 @@ class Query:
     context: str = "GET"
     missing_ok: bool = False
     exact_numbers: bool = False
+    document: bool = False
 
 
 def collection_query(
@@ -62,6 +64,22 @@ def lookup_query(urls: ApiUrls, lookup: Lookup, *, missing_ok: bool = True) -> Q
         f"GET {lookup.entity_set}({lookup.entity_id}) of company {company}",
         missing_ok=missing_ok,
     )
+
+
+def count_query(urls: ApiUrls, entity_set: str, company_id: str | None, filter: str | None) -> Query:
+    """GET one row's id and ``@odata.count``: how many rows match ``filter`` (for progress, not correctness)."""
+    query = collection_query(urls, entity_set, company_id, filter=filter, select=["id"], top=1)
+    return replace(
+        query, params={**query.params, "$count": "true"}, context=f"COUNT {query.context.removeprefix('GET ')}"
+    )
+
+
+def count_of(payload: dict[str, Any], context: str) -> int:
+    """The ``@odata.count`` of an answer, checked to be a count."""
+    count = payload.get("@odata.count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise BusinessCentralBadAnswerError(f"{context}: the answer's @odata.count is not a count: {count!r}")
+    return count
 
 
 def entities_of(payload: dict[str, Any], context: str) -> list[dict[str, Any]]:

@@ -67,6 +67,10 @@ class ApiUrls:
             )
         return check_guid(chosen, "company_id")
 
+    def metadata(self) -> str:
+        """URL of the service's ``$metadata`` document (EDMX: entity types and sets)."""
+        return f"{self.service_root}/$metadata"
+
     def companies(self) -> str:
         """URL of the companies collection."""
         return f"{self.service_root}/companies"

@@ -51,6 +51,10 @@ def test_providers_manager_lists_provider_hook_and_connection_fields(
     assert behaviour["relabeling"]["password"] == "Client Secret"
     assert "port" in behaviour["hidden_fields"]
     assert any("airflow_provider_bc.triggers.business_central" in str(t) for t in manager.trigger)
+    transfers = manager.providers["airflow-provider-business-central"].data["transfers"]
+    assert [t["python-module"] for t in transfers] == [
+        "airflow_provider_bc.transfers.business_central_to_object_storage"
+    ]
 
 
 def test_test_connection_good_and_wrong_secret(

@@ -1,0 +1,195 @@
+"""Which rows a run reads: the cursor's window turned into disjoint OData filters ("passes").
+
+- ``full``: everything matching the user's filter.
+- ``entry_number``: rows appended since the last run (``entryNumber gt <previous highest>``).
+- ``last_modified``: rows changed since the last run's watermark less an overlap, up to the
+  moment the run was planned; rows the previous run delivered in the same version are skipped.
+  Or, with a data interval, exactly ``[start, end)`` (idempotent re-runs and backfills).
+
+Rows never modified since system fields were added carry ``0001-01-01T00:00:00Z``: the first
+run takes them. ``restate_days`` splits an incremental run by ``postingDate``: every row posted
+in the trailing days is read again (FlowFields such as ``costAmountActual`` change without
+``lastModifiedDateTime``), and the cursor's pass takes the rows posted before, so that no row
+is read twice in one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.client.odata import all_of, clause, format_literal
+
+CursorKind = Literal["full", "entry_number", "last_modified"]
+CURSORS: tuple[str, ...] = get_args(CursorKind)
+ENTRY_NUMBER = "entryNumber"
+LAST_MODIFIED = "lastModifiedDateTime"
+POSTING_DATE = "postingDate"
+NEVER_MODIFIED = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def parse_datetime(value: Any, argument: str) -> dt.datetime:
+    """An aware datetime from a datetime or ISO-8601 text (``Z`` allowed); naive ones are refused."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BusinessCentralQueryError(argument, f"{value!r} is not an ISO-8601 date and time") from None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise BusinessCentralQueryError(argument, f"needs a date and time with a timezone, got {value!r}")
+    return value.astimezone(dt.timezone.utc)
+
+
+def iso(value: dt.datetime) -> str:
+    """The OData literal of ``value`` (UTC, ``Z``): also how watermarks are stored and compared."""
+    return format_literal(value)
+
+
+@dataclass(frozen=True)
+class CursorOptions:
+    """How a run picks its rows (see the module's description)."""
+
+    kind: CursorKind = "full"
+    #: the lower bound instead of the previous run's watermark: an entry number or a datetime
+    start: Any = None
+    overlap: dt.timedelta = dt.timedelta(minutes=5)
+    #: ``(start, end)`` of the DAG run's data interval, for ``last_modified`` windows taken from it
+    interval: tuple[dt.datetime, dt.datetime] | None = None
+    restate_days: int = 0
+    #: the day ``restate_days`` counts back from (the data interval's end)
+    today: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CURSORS:
+            raise BusinessCentralQueryError("cursor", f"{self.kind!r} is not one of {', '.join(CURSORS)}")
+        if not isinstance(self.restate_days, int) or isinstance(self.restate_days, bool) or self.restate_days < 0:
+            raise BusinessCentralQueryError(
+                "restate_days", f"must be a whole number of days ≥ 0, got {self.restate_days!r}"
+            )
+        if self.overlap < dt.timedelta(0):
+            raise BusinessCentralQueryError("overlap", f"must not be negative, got {self.overlap}")
+        if self.kind == "full" and (self.start is not None or self.restate_days):
+            raise BusinessCentralQueryError("cursor", "a full read takes neither a start nor restate_days")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The passes of one run, and what its manifest records about the cursor."""
+
+    passes: tuple[str | None, ...]
+    cursor: dict[str, Any]
+    #: the pass re-reading the rows posted in the trailing days (read in full: nothing skipped)
+    restate: str | None = None
+    #: (id, lastModifiedDateTime) pairs the previous run already delivered: not written again
+    skip: frozenset[tuple[str, str]] = frozenset()
+    #: rows changed at or after this instant are remembered in the manifest (the next run's ``skip``)
+    boundary_from: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passes": list(self.passes),
+            "cursor": self.cursor,
+            "restate": self.restate,
+            "skip": sorted(map(list, self.skip)),
+            "boundary_from": self.boundary_from,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Window:
+        skip = frozenset((str(row[0]), str(row[1])) for row in data["skip"])
+        return cls(tuple(data["passes"]), data["cursor"], data["restate"], skip, data["boundary_from"])
+
+
+@dataclass(frozen=True)
+class _Restate:
+    """The split by posting date: the restate pass, the clause keeping the cursor's pass out of it."""
+
+    filter: str | None = None
+    before: str = ""
+    since: str | None = None
+
+
+def _restate(options: CursorOptions, user_filter: str | None, incremental: bool) -> _Restate:
+    if not options.restate_days or not incremental:  # a first run reads every row anyway
+        return _Restate()
+    since = (options.today or dt.datetime.now(dt.timezone.utc).date()) - dt.timedelta(days=options.restate_days)
+    restate = all_of([user_filter or "", clause(POSTING_DATE, "ge", since)])
+    return _Restate(restate, clause(POSTING_DATE, "lt", since), since.isoformat())
+
+
+def plan_window(
+    options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, now: dt.datetime
+) -> Window:
+    """The window of this run, from the options and the previous run's manifest of the same series."""
+    base = {"kind": options.kind, "overlap_seconds": options.overlap.total_seconds()}
+    if options.kind == "full":
+        return Window((user_filter,), {**base, "watermark": None})
+    previous_cursor = (previous or {}).get("cursor", {})
+    if options.kind == "entry_number":
+        return _entry_number_window(options, user_filter, previous_cursor, base)
+    if options.interval is not None:
+        return _interval_window(options, user_filter, previous, base)
+    lower = (
+        parse_datetime(options.start, "cursor_start")
+        if options.start is not None
+        else parse_datetime(previous_cursor["watermark"], "watermark") - options.overlap
+        if previous_cursor.get("watermark")
+        else None
+    )
+    restate = _restate(options, user_filter, lower is not None)
+    since = clause(LAST_MODIFIED, "ge", lower) if lower else ""
+    main = all_of([user_filter or "", since, clause(LAST_MODIFIED, "lt", now), restate.before])
+    skip = (
+        frozenset((str(row[0]), str(row[1])) for row in previous_cursor.get("boundary", []))
+        if options.start is None
+        else frozenset()
+    )
+    cursor = {
+        **base,
+        "from": iso(lower) if lower else None,
+        "to": iso(now),
+        "watermark": iso(now),
+        "restate_from": restate.since,
+    }
+    return Window((main,), cursor, restate.filter, skip, iso(now - options.overlap))
+
+
+def _entry_number_window(
+    options: CursorOptions, user_filter: str | None, previous_cursor: dict[str, Any], base: dict[str, Any]
+) -> Window:
+    lower = options.start if options.start is not None else previous_cursor.get("watermark")
+    if lower is not None and (not isinstance(lower, int) or isinstance(lower, bool)):
+        raise BusinessCentralQueryError(
+            "cursor_start", f"an entry_number cursor starts after an entry number, got {lower!r}"
+        )
+    restate = _restate(options, user_filter, lower is not None)
+    after = clause(ENTRY_NUMBER, "gt", lower) if lower is not None else ""
+    main = all_of([user_filter or "", after, restate.before]) or None
+    cursor = {**base, "from": lower, "watermark": lower, "restate_from": restate.since}
+    return Window((main,), cursor, restate.filter)
+
+
+def _interval_window(
+    options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, base: dict[str, Any]
+) -> Window:
+    assert options.interval is not None
+    start, end = (parse_datetime(value, "data interval") for value in options.interval)
+    restate = _restate(options, user_filter, True)
+    main = all_of(
+        [user_filter or "", clause(LAST_MODIFIED, "ge", start), clause(LAST_MODIFIED, "lt", end), restate.before]
+    )
+    passes = [main]
+    never_modified = previous is None  # the first run of the series takes the rows no interval holds
+    if never_modified:
+        passes.append(all_of([user_filter or "", clause(LAST_MODIFIED, "eq", NEVER_MODIFIED), restate.before]))
+    cursor = {
+        **base,
+        "from": iso(start),
+        "to": iso(end),
+        "watermark": iso(end),
+        "never_modified_included": never_modified,
+        "restate_from": restate.since,
+    }
+    return Window(tuple(passes), cursor, restate.filter)

@@ -1,0 +1,46 @@
+"""Entry-number ranges that split a ledger read into partitions read side by side.
+
+Key ranges come from the lowest and highest ``entryNumber`` (``$top=1`` ascending and
+descending), never from ``$count``: ledgers are append-only and their entry numbers increase.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from airflow_provider_bc.client.odata import all_of, clause
+from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER
+
+if TYPE_CHECKING:
+    from airflow_provider_bc.client.client import BusinessCentralClient
+
+
+def key_span(
+    client: BusinessCentralClient, entity_set: str, *, company_id: str | None = None, filter: str | None = None
+) -> tuple[int, int] | None:
+    """The lowest and highest ``entryNumber`` of the rows matching ``filter`` (``None``: no rows)."""
+    edges = []
+    for direction in ("asc", "desc"):
+        found = client.find_entities(
+            entity_set,
+            company_id=company_id,
+            filter=filter,
+            select=[ENTRY_NUMBER],
+            orderby=f"{ENTRY_NUMBER} {direction}",
+            top=1,
+        )
+        if not found:
+            return None
+        edges.append(int(found[0][ENTRY_NUMBER]))
+    return edges[0], edges[1]
+
+
+def range_filters(first: int, last: int, parts: int, base: str | None = None) -> list[str]:
+    """``base`` and ``first <= entryNumber <= last`` cut into at most ``parts`` ranges of equal width."""
+    bounds = [first + (last - first + 1) * i // parts for i in range(parts + 1)]
+    return [
+        all_of([base or "", clause(ENTRY_NUMBER, "ge", low), clause(ENTRY_NUMBER, "lt", high)])
+        for low, high in pairwise(bounds)
+        if high > low
+    ]

@@ -1,0 +1,366 @@
+"""One extraction run: plan the passes and partitions, read them in parallel streams, write the
+part files page by page, checkpoint each completed file, and write the manifest last."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_bc import __version__
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.extraction.cursors import (
+    ENTRY_NUMBER,
+    LAST_MODIFIED,
+    CursorOptions,
+    Window,
+    iso,
+    parse_datetime,
+    plan_window,
+)
+from airflow_provider_bc.extraction.files import FORMATS, OutputFormat, PartWriter, open_part, part_name
+from airflow_provider_bc.extraction.partitions import key_span, range_filters
+from airflow_provider_bc.extraction.progress import Progress
+from airflow_provider_bc.extraction.schema import EntityType, entity_type
+from airflow_provider_bc.extraction.state import (
+    Checkpoint,
+    StreamState,
+    company_folder,
+    folder_name,
+    previous_manifest,
+    read_manifest,
+    write_manifest,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_provider_bc.client.client import BusinessCentralClient
+
+log = logging.getLogger(__name__)
+
+MAX_STREAMS = 5  # Business Central runs 5 requests of a principal at once and queues the rest
+#: partitions per stream: a stream that finishes a sparse key range early takes the next one
+PARTITIONS_PER_STREAM = 4
+
+
+@dataclass(frozen=True)
+class ExtractionSpec:
+    """What to extract, where from, and how to write it."""
+
+    entity_set: str
+    company_id: str
+    run_name: str
+    filter: str | None = None
+    select: tuple[str, ...] | None = None
+    output_format: OutputFormat = "ndjson"
+    compress: bool = True
+    rows_per_file: int = 100_000
+    max_streams: int = MAX_STREAMS
+    page_size: int = 5_000
+    cursor: CursorOptions = field(default_factory=CursorOptions)
+
+    def __post_init__(self) -> None:
+        if self.output_format not in FORMATS:
+            raise BusinessCentralQueryError("format", f"{self.output_format!r} is not one of {', '.join(FORMATS)}")
+        if not isinstance(self.max_streams, int) or not 1 <= self.max_streams <= MAX_STREAMS:
+            raise BusinessCentralQueryError("max_streams", f"must be 1 to {MAX_STREAMS}, got {self.max_streams!r}")
+        if not isinstance(self.rows_per_file, int) or self.rows_per_file < 1:
+            raise BusinessCentralQueryError("rows_per_file", f"must be a positive number, got {self.rows_per_file!r}")
+
+    @property
+    def series(self) -> str:
+        """What runs of one incremental series share (entity set, filter, columns, format, cursor kind)."""
+        key = [self.entity_set, self.filter, self.select, self.output_format, self.cursor.kind]
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+class Extraction:
+    """Runs one :class:`ExtractionSpec` into ``destination``; ``new_client`` makes one client per stream."""
+
+    def __init__(
+        self,
+        spec: ExtractionSpec,
+        destination: ObjectStoragePath,
+        new_client: Callable[[], BusinessCentralClient],
+        *,
+        progress_every: float = 10.0,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    ) -> None:
+        self.spec = spec
+        self.company = company_folder(destination, spec.entity_set, spec.company_id)
+        self.folder = self.company / folder_name(spec.run_name)
+        self._new_client = new_client
+        self._progress_every = progress_every
+        self._now = now
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._clients: list[BusinessCentralClient] = []
+
+    # ----- planning -----
+
+    def _plan(self, client: BusinessCentralClient) -> Checkpoint:
+        spec = self.spec
+        entity = entity_type(client.metadata(), spec.entity_set)
+        partitioned = ENTRY_NUMBER in entity.properties
+        if spec.cursor.kind == "entry_number" and not partitioned:
+            raise BusinessCentralQueryError(
+                "cursor", f"{spec.entity_set} has no {ENTRY_NUMBER}; use last_modified or full"
+            )
+        if spec.cursor.kind == "last_modified" and LAST_MODIFIED not in entity.properties:
+            raise BusinessCentralQueryError("cursor", f"{spec.entity_set} has no {LAST_MODIFIED}; use full")
+        select = self._columns(entity, partitioned)
+        previous = previous_manifest(self.company, spec.series, exclude=self.folder.name)
+        window = plan_window(spec.cursor, spec.filter, previous, self._now())
+        streams: list[StreamState] = []
+        total = 0
+        passes = [(f, False) for f in window.passes] + ([(window.restate, True)] if window.restate else [])
+        for pass_filter, restating in passes:
+            count = client.count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
+            total += count
+            for part_filter in self._partitions(client, pass_filter, count, partitioned):
+                streams.append(StreamState(len(streams), part_filter, restating))
+        log.info(
+            "Plan: %s of company %s, cursor %s, %d passes, %d partitions, about %d rows, into %s",
+            spec.entity_set,
+            spec.company_id,
+            json.dumps(window.cursor, default=str),
+            len(passes),
+            len(streams),
+            total,
+            self.folder,
+        )
+        plan = {
+            "series": spec.series,
+            "window": window.to_dict(),
+            "partitioned": partitioned,
+            "total": total,
+            "select": list(select) if select else None,
+            "schema": dict(entity.restricted(select).properties),
+        }
+        return Checkpoint(plan, streams, iso(self._now()))
+
+    def _columns(self, entity: EntityType, partitioned: bool) -> tuple[str, ...] | None:
+        """The columns asked for, checked, plus those the cursor and the partitions need."""
+        if self.spec.select is None:
+            return None
+        entity.check_fields(self.spec.select, "select")
+        needed = [
+            "id",
+            ENTRY_NUMBER if partitioned else "",
+            LAST_MODIFIED if self.spec.cursor.kind == "last_modified" else "",
+        ]
+        return tuple(dict.fromkeys([*self.spec.select, *(name for name in needed if name in entity.properties)]))
+
+    def _partitions(
+        self, client: BusinessCentralClient, pass_filter: str | None, count: int, partitioned: bool
+    ) -> list[str | None]:
+        """The pass cut into entry-number ranges: more ranges than streams (a stream done early with a
+        sparse range takes another), and no more than one per page."""
+        if count == 0:
+            return []
+        if not partitioned:
+            return [pass_filter]
+        span = key_span(client, self.spec.entity_set, company_id=self.spec.company_id, filter=pass_filter)
+        if span is None:
+            return []
+        parts = max(1, min(self.spec.max_streams * PARTITIONS_PER_STREAM, math.ceil(count / self.spec.page_size)))
+        return list(range_filters(*span, parts, pass_filter))
+
+    # ----- reading -----
+
+    def _client(self) -> BusinessCentralClient:
+        """This thread's client (one per stream thread: a session is not shared across threads)."""
+        client: BusinessCentralClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new_client()
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def _save(self, checkpoint: Checkpoint) -> None:
+        checkpoint.save(self.folder)
+
+    def _read_stream(
+        self, checkpoint: Checkpoint, state: StreamState, window: Window, progress: Progress, stop: threading.Event
+    ) -> None:
+        spec, plan = self.spec, checkpoint.plan
+        entity = EntityType(spec.entity_set, plan["schema"])
+        boundary_from = parse_datetime(window.boundary_from, "boundary") if window.boundary_from else None
+        writer: PartWriter | None = None
+        pages = self._client().iter_pages(
+            spec.entity_set,
+            company_id=spec.company_id,
+            filter=state.filter,
+            select=plan["select"],
+            orderby=ENTRY_NUMBER if plan["partitioned"] else None,
+            page_size=spec.page_size,
+            next_link=state.next_link,
+            exact_numbers=True,
+        )
+        progress.stream(+1)
+        try:
+            for page in pages:
+                rows = page.entities
+                if window.skip and not state.restating:
+                    rows = [row for row in rows if (row.get("id"), row.get(LAST_MODIFIED)) not in window.skip]
+                with self._lock:
+                    _observe(state, page.entities, boundary_from)
+                if rows:
+                    if writer is None:
+                        name = part_name(state.index, len(state.files), spec.output_format, spec.compress)
+                        writer = open_part(self.folder, name, spec.output_format, compress=spec.compress, entity=entity)
+                    writer.write(rows)
+                progress.page(len(page.entities), len(rows))
+                last = page.next_link is None
+                if writer is not None and (last or _rows(writer) >= spec.rows_per_file):
+                    written = writer.close()
+                    writer = None
+                    progress.file(written.bytes)
+                    with self._lock:
+                        state.files.append(written)
+                        state.next_link, state.done = page.next_link, last
+                        self._save(checkpoint)
+                elif writer is None:  # nothing pending: the stream may move on at no cost
+                    with self._lock:
+                        state.next_link, state.done = page.next_link, last
+                        if last:
+                            self._save(checkpoint)
+                if stop.is_set() and not last:
+                    return
+        finally:
+            progress.stream(-1)
+            if writer is not None:  # a file left incomplete: not in the checkpoint, rewritten on resume
+                with suppress(Exception):  # cleanup only; what stopped the stream is what is raised
+                    writer.close()
+
+    def _read(self, checkpoint: Checkpoint, progress: Progress) -> None:
+        window = Window.from_dict(checkpoint.plan["window"])
+        stop = threading.Event()
+        pending = [state for state in checkpoint.streams if not state.done]
+        with ThreadPoolExecutor(self.spec.max_streams, thread_name_prefix="bc-stream") as pool:
+            futures: list[Future[None]] = [
+                pool.submit(self._read_stream, checkpoint, state, window, progress, stop) for state in pending
+            ]
+            try:
+                while True:
+                    done, running = wait(futures, timeout=self._progress_every, return_when=FIRST_EXCEPTION)
+                    failed = [f for f in done if f.exception() is not None]
+                    if failed or not running:
+                        break
+                    progress.log()
+            finally:
+                stop.set()
+                for future in futures:
+                    future.cancel()
+        for future in futures:
+            if not future.cancelled() and (error := future.exception()) is not None:
+                raise error
+
+    # ----- the run -----
+
+    def run(self) -> dict[str, Any]:
+        """Extract, or resume an interrupted run of the same plan; the manifest (also when already complete)."""
+        done = read_manifest(self.folder)
+        if done is not None:
+            log.info("Run %s is complete already (%s); nothing to do", self.spec.run_name, self.folder)
+            return done
+        planner = self._client()
+        progress = Progress(planner.governor)
+        try:
+            checkpoint = Checkpoint.load(self.folder)
+            if checkpoint is not None and checkpoint.plan["series"] == self.spec.series:
+                finished = sum(len(s.files) for s in checkpoint.streams)
+                log.info("Resuming run %s from its checkpoint: %d files complete", self.spec.run_name, finished)
+            else:
+                if checkpoint is not None:
+                    log.warning("The checkpoint in %s is of another extraction; starting this one over", self.folder)
+                checkpoint = self._plan(planner)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._save(checkpoint)
+            progress.total = checkpoint.plan["total"]
+            self._read(checkpoint, progress)
+        finally:
+            for client in self._clients:
+                client.close()
+        progress.log()
+        manifest = self._manifest(checkpoint)
+        write_manifest(self.folder, manifest)
+        log.info(
+            "Wrote %d rows in %d files (%d bytes); manifest %s",
+            manifest["rows"],
+            len(manifest["files"]),
+            manifest["bytes"],
+            self.folder / "_manifest.json",
+        )
+        return manifest
+
+    def _manifest(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        plan, spec, streams = checkpoint.plan, self.spec, checkpoint.streams
+        window = Window.from_dict(plan["window"])
+        numbers = [s.max_entry_number for s in streams if s.max_entry_number is not None]
+        stamps = [s.max_last_modified for s in streams if s.max_last_modified is not None]
+        cursor = dict(window.cursor)
+        if spec.cursor.kind == "entry_number":
+            cursor["watermark"] = max(
+                [*numbers, *([cursor["watermark"]] if cursor["watermark"] is not None else [])], default=None
+            )
+        if window.boundary_from is not None:
+            cursor["boundary"] = [list(row) for row in sorted({tuple(row) for s in streams for row in s.boundary})]
+        files = [{**f.to_dict(), "stream": s.index} for s in streams for f in s.files]
+        return {
+            "provider_version": __version__,
+            "series": spec.series,
+            "run": spec.run_name,
+            "entity_set": spec.entity_set,
+            "company_id": spec.company_id,
+            "query": {
+                "filter": spec.filter,
+                "select": plan["select"],
+                "passes": window.passes,
+                "page_size": spec.page_size,
+            },
+            "cursor": cursor,
+            "format": {
+                "type": spec.output_format,
+                "compression": "gzip" if spec.compress and spec.output_format == "ndjson" else None,
+            },
+            "files": files,
+            "rows": sum(f["rows"] for f in files),
+            "bytes": sum(f["bytes"] for f in files),
+            "schema": plan["schema"],
+            "max_entry_number": max(numbers, default=None),
+            "max_last_modified": max(stamps, key=lambda s: parse_datetime(s, "max_last_modified"), default=None),
+            "started": checkpoint.started,
+            "finished": iso(self._now()),
+        }
+
+
+def _rows(writer: PartWriter) -> int:
+    return int(getattr(writer, "rows", 0))
+
+
+def _observe(state: StreamState, rows: list[dict[str, Any]], boundary_from: dt.datetime | None) -> None:
+    """Fold a page's highest entry number and modification time into ``state``; remember the rows
+    changed at or after ``boundary_from`` (the next run skips them if they are unchanged)."""
+    numbers = [row[ENTRY_NUMBER] for row in rows if isinstance(row.get(ENTRY_NUMBER), int)]
+    if numbers:
+        state.max_entry_number = max(numbers + ([state.max_entry_number] if state.max_entry_number is not None else []))
+    stamps = [(parse_datetime(row[LAST_MODIFIED], LAST_MODIFIED), row) for row in rows if row.get(LAST_MODIFIED)]
+    if not stamps:
+        return
+    newest, _ = max(stamps, key=lambda item: item[0])
+    if state.max_last_modified is None or newest > parse_datetime(state.max_last_modified, LAST_MODIFIED):
+        state.max_last_modified = iso(newest)
+    if boundary_from is not None:
+        state.boundary.extend(
+            [str(row["id"]), str(row[LAST_MODIFIED])] for stamp, row in stamps if stamp >= boundary_from
+        )

@@ -1,0 +1,93 @@
+"""The transfer operator executed directly: arguments checked up front, summary, lineage, asset."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_bc.testing.emulator import EmulatorHandle
+from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
+
+
+@pytest.fixture
+def connection(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", emulator.airflow_connection_env())
+
+
+def context(run_id: str, **extra: Any) -> dict[str, Any]:
+    return {"run_id": run_id, **extra}
+
+
+def test_the_summary_names_the_manifest_and_lineage_describes_both_sides(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    operator = BusinessCentralToObjectStorageOperator(
+        task_id="extract", destination=tmp_path.as_uri(), select="id,quantity", filter="entryNumber le 700"
+    )
+    summary = operator.execute(context("manual__2024-05-01T00:00:00+00:00"))
+    manifest = json.loads(Path(summary["manifest"].removeprefix("file://")).read_text())
+    assert summary == {
+        "files": len(manifest["files"]),
+        "rows": 700,
+        "bytes": manifest["bytes"],
+        "watermark": None,
+        "manifest": summary["manifest"],
+    }
+    assert (
+        "/itemLedgerEntries/company=" in summary["manifest"]
+        and "manual__2024-05-01T00-00-00-00-00" in summary["manifest"]
+    )
+    assert manifest["query"]["select"] == ["id", "quantity", "entryNumber"]  # the partitions need entryNumber
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    (source,) = lineage.inputs
+    assert source.namespace == f"businesscentral://{emulator.tenant_id}/{emulator.environment}"
+    assert source.name == f"{emulator.default_company_id}.itemLedgerEntries"
+    assert [f.name for f in source.facets["schema"].fields] == ["id", "entryNumber", "quantity"]
+    (target,) = lineage.outputs
+    assert target.namespace == "file://" and target.name.endswith("manual__2024-05-01T00-00-00-00-00")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"format": "csv"}, "format"),
+        ({"max_streams": 6}, "max_streams"),
+        ({"cursor": "newest"}, "cursor"),
+        ({"cursor": "entry_number", "cursor_start": "2024-01-01"}, "cursor_start"),
+        ({"restate_days": -1, "cursor": "last_modified"}, "restate_days"),
+        ({"select": "id;quantity"}, "select"),
+        ({"company_id": "CRONUS"}, "company_id"),
+    ],
+)
+def test_bad_arguments_fail_the_task_naming_the_field_before_any_read(
+    arguments: dict[str, Any], field: str, connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri(), **arguments)
+    with pytest.raises(AirflowFailException, match=field):
+        operator.execute(context("bad"))
+    assert not [r for r in emulator.recent_requests() if r["route"] == "itemLedgerEntries"]
+
+
+def test_a_data_interval_window_needs_a_data_interval(connection: None, tmp_path: Path) -> None:
+    operator = BusinessCentralToObjectStorageOperator(
+        task_id="extract", destination=tmp_path.as_uri(), cursor="last_modified", use_data_interval=True
+    )
+    with pytest.raises(AirflowFailException, match="use_data_interval"):
+        operator.execute(context("manual"))
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    summary = operator.execute(
+        context("scheduled", data_interval_start=start, data_interval_end=start + dt.timedelta(days=1))
+    )
+    assert summary["watermark"] == "2024-01-02T00:00:00Z"
+
+
+def test_emit_asset_declares_the_destination_and_refuses_templates(tmp_path: Path) -> None:
+    operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri(), emit_asset=True)
+    assert [asset.uri for asset in operator.outlets] == [f"{tmp_path.as_uri()}/itemLedgerEntries"]
+    with pytest.raises(ValueError, match="emit_asset"):
+        BusinessCentralToObjectStorageOperator(task_id="x", destination="{{ params.lake }}", emit_asset=True)
