@@ -31,12 +31,12 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
     :param filter: an OData filter every row must match (templated)
     :param select: columns to keep, a list or comma-separated text (templated); the columns the
         cursor and the partitions need are added
-    :param format: ``ndjson`` (gzip unless ``gzip=False``) or ``parquet`` (the ``[parquet]`` extra)
+    :param format: ``ndjson`` (gzip unless ``gzip=False``) or ``parquet`` (the ``[parquet]`` extra) (templated)
     :param rows_per_file: a file is closed at the first page boundary past this many rows
     :param max_streams: requests in flight at once, 1 to 5 (Business Central's limit per principal)
     :param page_size: rows per page asked of the API (``Prefer: odata.maxpagesize``)
     :param cursor: ``full``, ``entry_number`` (rows appended since the last run) or
-        ``last_modified`` (rows changed since the last run, less ``overlap``)
+        ``last_modified`` (rows changed since the last run, less ``overlap``) (templated)
     :param cursor_start: the lower bound instead of the last run's watermark (templated)
     :param overlap: how far before the watermark a ``last_modified`` run starts reading again
     :param use_data_interval: ``last_modified`` rows of the DAG run's data interval exactly
@@ -53,6 +53,8 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         "company_id",
         "filter",
         "select",
+        "format",
+        "cursor",
         "cursor_start",
         "run_name",
     )
@@ -150,6 +152,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
 
         from airflow_provider_bc.client.client import BusinessCentralClient
         from airflow_provider_bc.client.errors import BusinessCentralError
+        from airflow_provider_bc.client.urls import ApiUrls
         from airflow_provider_bc.extraction.run import Extraction
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
         from airflow_provider_bc.outcomes import task_failure
@@ -157,7 +160,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         hook = BusinessCentralHook(self.business_central_conn_id)
         try:
             settings = hook.settings
-            company_id = hook.client.urls.company_id(self.company_id)
+            company_id = ApiUrls(settings).company_id(self.company_id)
             spec = self._spec(context, company_id)
             destination = ObjectStoragePath(self.destination, conn_id=self.destination_conn_id)
             extraction = Extraction(spec, destination, lambda: BusinessCentralClient(settings))
