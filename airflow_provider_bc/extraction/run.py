@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc import __version__
-from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import (
     ENTRY_NUMBER,
     LAST_MODIFIED,
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: object storage failures a retry cannot cure: access refused, a missing bucket, a file where a folder goes
+PERMANENT_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
 MAX_STREAMS = 5  # Business Central runs 5 requests of a principal at once and queues the rest
 #: partitions per stream: a stream that finishes a sparse key range early takes the next one
 PARTITIONS_PER_STREAM = 4
@@ -268,7 +270,19 @@ class Extraction:
     # ----- the run -----
 
     def run(self) -> dict[str, Any]:
-        """Extract, or resume an interrupted run of the same plan; the manifest (also when already complete)."""
+        """Extract, or resume an interrupted run of the same plan; the manifest (also when already complete).
+
+        A failure of the destination raises :class:`BusinessCentralDestinationError` (transient
+        unless access was refused): what was completed stays, and a retry resumes from it.
+        """
+        try:
+            return self._run()
+        except OSError as error:  # object storage (fsspec, s3fs, pyarrow): the client raises only its own errors
+            raise BusinessCentralDestinationError(
+                f"{self.folder}: {type(error).__name__}: {error}", transient=not isinstance(error, PERMANENT_OS_ERRORS)
+            ) from error
+
+    def _run(self) -> dict[str, Any]:
         done = read_manifest(self.folder)
         if done is not None:
             log.info("Run %s is complete already (%s); nothing to do", self.spec.run_name, self.folder)

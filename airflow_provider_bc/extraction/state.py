@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_bc.client.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.files import WrittenFile
 
 if TYPE_CHECKING:
@@ -39,8 +40,19 @@ def company_folder(destination: ObjectStoragePath, entity_set: str, company_id: 
 def _read_json(path: ObjectStoragePath) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as error:
+        raise unreadable(path, str(error)) from None
     return data if isinstance(data, dict) else None
+
+
+def unreadable(path: ObjectStoragePath, problem: str) -> BusinessCentralDestinationError:
+    """The error for a manifest or checkpoint that cannot be read back (nothing is overwritten)."""
+    return BusinessCentralDestinationError(
+        f"{path} is not a readable extraction file ({problem}); move it away to start this run over",
+        transient=False,
+    )
 
 
 def _write_json(path: ObjectStoragePath, data: dict[str, Any]) -> None:
@@ -92,7 +104,10 @@ class Checkpoint:
         data = _read_json(run_folder / CHECKPOINT)
         if data is None:
             return None
-        return cls(data["plan"], [StreamState.from_dict(s) for s in data["streams"]], data["started"])
+        try:
+            return cls(data["plan"], [StreamState.from_dict(s) for s in data["streams"]], data["started"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise unreadable(run_folder / CHECKPOINT, f"{type(error).__name__}: {error}") from None
 
 
 def read_manifest(run_folder: ObjectStoragePath) -> dict[str, Any] | None:

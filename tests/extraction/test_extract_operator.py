@@ -91,3 +91,26 @@ def test_emit_asset_declares_the_destination_and_refuses_templates(tmp_path: Pat
     assert [asset.uri for asset in operator.outlets] == [f"{tmp_path.as_uri()}/itemLedgerEntries"]
     with pytest.raises(ValueError, match="emit_asset"):
         BusinessCentralToObjectStorageOperator(task_id="x", destination="{{ params.lake }}", emit_asset=True)
+
+
+def test_a_destination_that_cannot_hold_the_files_fails_the_task_naming_it(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    (tmp_path / "itemLedgerEntries").write_text("a file where the entity set's folder goes")
+    operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri())
+    with pytest.raises(AirflowFailException, match="BusinessCentralDestinationError") as caught:
+        operator.execute(context("blocked"))
+    assert str(tmp_path / "itemLedgerEntries") in str(caught.value)
+
+
+def test_a_damaged_checkpoint_fails_the_task_and_says_what_to_do(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    folder = tmp_path / "itemLedgerEntries" / f"company={emulator.default_company_id}" / "damaged"
+    folder.mkdir(parents=True)
+    (folder / "_checkpoint.json").write_text('{"plan": {"series": ')  # cut while it was written
+    operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri())
+    with pytest.raises(
+        AirflowFailException, match=r"_checkpoint\.json is not a readable extraction file.*move it away"
+    ):
+        operator.execute(context("damaged"))
