@@ -20,6 +20,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralQueryError,
     error_from_response,
 )
+from airflow_provider_bc.client.json_text import loads_keeping_text
 from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 
@@ -53,7 +54,7 @@ class Exchange:
         self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
-        self.parse_float = Decimal if query.exact_numbers else float
+        self.exact_numbers = query.exact_numbers
         self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
@@ -90,8 +91,12 @@ class Exchange:
             payload = {"document": answer.body.decode("utf-8", errors="replace")}
         elif "json" in content_type.lower():
             try:
-                payload = json.loads(answer.body, parse_float=self.parse_float)
-            except ValueError:
+                payload = (
+                    loads_keeping_text(answer.body.decode("utf-8"), Decimal)
+                    if self.exact_numbers
+                    else json.loads(answer.body)
+                )
+            except ValueError:  # UnicodeDecodeError included
                 payload = None
         if not isinstance(payload, dict):
             raise BusinessCentralBadAnswerError(

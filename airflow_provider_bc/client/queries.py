@@ -18,7 +18,8 @@ class Query:
 
     With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
     reads as an empty collection instead of raising. With ``exact_numbers``, decimals in the
-    answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats.
+    answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats, and
+    each entity of a collection keeps its JSON text (:class:`~.json_text.EntityText`).
     With ``document``, the answer is an XML document (``$metadata``), read as ``{"document": <text>}``.
     """
 

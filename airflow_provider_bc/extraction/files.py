@@ -91,6 +91,14 @@ class _FileWriter:
         return WrittenFile(self.name, self.rows, self._sink.size, self._sink.digest.hexdigest())
 
 
+def _line(row: dict[str, Any]) -> str:
+    """The row as one line of JSON: its text as the API sent it, unless that spans lines."""
+    text = getattr(row, "text", None)
+    if isinstance(text, str) and "\n" not in text and "\r" not in text:
+        return text
+    return exact_json.dumps(row)
+
+
 class NdjsonWriter(_FileWriter):
     """One JSON object per line, numbers as the API wrote them; gzip-compressed unless ``compress`` is off."""
 
@@ -100,7 +108,7 @@ class NdjsonWriter(_FileWriter):
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._out.write(("\n".join(map(exact_json.dumps, rows)) + "\n").encode())
+            self._out.write(("\n".join(map(_line, rows)) + "\n").encode())
             self.rows += len(rows)
 
     def close(self) -> WrittenFile:
