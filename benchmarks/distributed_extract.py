@@ -1,0 +1,592 @@
+"""The backfill DAG on a scaled-out Airflow: CeleryExecutor, Redis broker, two Celery workers.
+
+``dags_examples/bc_backfill_item_ledger.py`` as users run it on more than one worker: Airflow's
+CeleryExecutor (the celery provider) with Debian's ``redis-server`` as broker on loopback (a free
+port, no persistence), two ``airflow celery worker --concurrency 4`` processes, the scheduler, the
+DAG processor and the API server (the workers run tasks through its execution API), all started
+here as subprocesses (each in its own process group, logs in the temporary folder) with a temporary
+``AIRFLOW_HOME``, against the Business Central emulator. The metadata DB is SQLite (as the tests'
+``prepare_airflow_home`` sets it), also the Celery result backend: Airflow 3 accepts it with the
+CeleryExecutor (task code reaches the DB only through the API server; the workers write just Celery's
+task results), and no database server is needed.
+
+First a warm-up run of the small ``bc_fetch_item_ledger_entry`` DAG (a fresh API server takes
+seconds over its first task), then the backfill twice with ``--partitions`` mapped extractions
+(default 10), Parquet into a temporary ``file://`` lake: with the ``business_central`` pool at 5
+slots, then at 1 slot. For each run: the time from the trigger to the run's success (the DAG run's
+``queued_at`` to ``end_date``), the emulator's highest number of API requests in flight at once
+(``max_in_flight``; reset before each run), and the ``id`` column of every Parquet file the run's
+manifests list, compared with an id-only read of the collection.
+
+What it needs and lacks it installs first: ``redis-server`` with ``apt-get`` (as root; otherwise it
+says what to install), ``apache-airflow-providers-celery``, ``redis`` and a Celery below 5.7 (the
+provider's 3.26.0 does not import with Celery 5.7.0) into this interpreter's environment with uv,
+else pip, Airflow kept at its installed version. About 4 to 5 minutes on 2 cores.
+
+    python benchmarks/distributed_extract.py [--entries 200000] [--partitions 10] [--latency 0.2]
+        [--bandwidth 2000000] [--keep]
+
+Ends with ``RESULT max_in_flight=<n> rows_once=<true|false> speedup_vs_pool1=<x>``: the pool-of-5
+run's highest concurrency (at most 5 when the pool holds), whether both runs wrote every entry
+exactly once, and the pool-of-1 time over the pool-of-5 time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib.metadata
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS = ROOT / "dags_examples"
+DAG_ID = "bc_backfill_item_ledger"
+WARM_UP_DAG_ID = "bc_fetch_item_ledger_entry"  # three small tasks: the first runs pay for cold paths
+POOL = "business_central"
+ENTITY_SET = "itemLedgerEntries"
+WORKERS = 2
+WORKER_CONCURRENCY = 4
+START_TIMEOUT = 180.0
+RUN_TIMEOUT = 1_800.0
+
+
+# ----- what the benchmark needs, installed when missing -----
+
+
+def ensure_redis_server() -> str:
+    """Path of ``redis-server``; installs Debian's package with ``apt-get`` when missing (root only)."""
+    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
+    if found:
+        return found
+    if os.name != "posix" or os.geteuid() != 0:
+        raise SystemExit("redis-server is missing: install it (Debian: `sudo apt-get install -y redis-server`)")
+    print("  installing redis-server (apt-get) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
+    if subprocess.run(install, env=env, capture_output=True, check=False).returncode:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
+    if not found:
+        raise SystemExit("apt-get installed redis-server but no redis-server binary is on PATH")
+    return found
+
+
+def celery_executor_imports(scratch: Path) -> bool:
+    """Whether the CeleryExecutor and the ``redis`` client import here (checked in a child interpreter,
+    with a throw-away ``AIRFLOW_HOME``)."""
+    env = {**os.environ, "AIRFLOW_HOME": str(scratch / "import-check"), "PYTHONWARNINGS": "ignore"}
+    code = "import redis, airflow.providers.celery.executors.celery_executor"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=False).returncode == 0
+
+
+def ensure_celery_provider(scratch: Path) -> None:
+    """Install ``apache-airflow-providers-celery``, ``redis`` and a Celery it works with into this
+    environment unless the CeleryExecutor imports already."""
+    if celery_executor_imports(scratch):
+        return
+    packages = [
+        "apache-airflow-providers-celery",
+        "redis",
+        "celery[redis]>=5.5,<5.7",  # provider 3.26.0 imports celery.backends.database.retry, gone in Celery 5.7.0
+        f"apache-airflow=={importlib.metadata.version('apache-airflow')}",  # never up- or downgraded
+    ]
+    print(f"  installing {', '.join(packages[:3])} ...", flush=True)
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    command = [uv, "pip", "install", "--python", sys.executable] if uv else [sys.executable, "-m", "pip", "install"]
+    subprocess.run([*command, "--quiet", *packages], check=True)
+    if not celery_executor_imports(scratch):
+        raise SystemExit("the CeleryExecutor still does not import after installing " + ", ".join(packages))
+
+
+# ----- processes -----
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Services:
+    """Long-running subprocesses, each in its own session (process group), logging to ``logs``."""
+
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _files: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start ``command`` as ``name`` with stdout and stderr into ``logs/<name>.log``."""
+        log = (self.logs / f"{name}.log").open("wb")
+        self._files.append(log)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        """What ``name`` logged so far."""
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logged(self, name: str, text: str) -> bool:
+        """Whether ``name`` logged ``text`` so far."""
+        return text in self.log(name)
+
+    def check_alive(self) -> None:
+        """Raise if any service has ended."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} ended with code {process.returncode}:\n{self.log(name)[-3000:]}")
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM every process group, then SIGKILL those still there after ``grace`` seconds."""
+        for process in self.processes.values():
+            signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in self.processes.values():  # the group too: a leader that exited may leave children
+            signal_group(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        for log in self._files:
+            log.close()
+
+
+def signal_group(pid: int, signum: signal.Signals) -> None:
+    """Send ``signum`` to process group ``pid`` (the session :meth:`Services.start` created), if any is left."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def wait_for(what: str, ready: Callable[[], bool], services: Services, timeout: float = START_TIMEOUT) -> float:
+    """Poll ``ready`` until true (seconds waited); fail if ``timeout`` passes or a service ends."""
+    begin = time.monotonic()
+    while not ready():
+        services.check_alive()
+        if time.monotonic() - begin > timeout:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.5)
+    return time.monotonic() - begin
+
+
+def redis_answers(port: int) -> bool:
+    """Whether a Redis server on 127.0.0.1:``port`` answers PING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    """Whether GET ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+# ----- Airflow: configuration, CLI, metadata DB -----
+
+
+def airflow_env(home: Path, emulator: Any, redis_port: int, api_port: int) -> dict[str, str]:
+    """The environment of every Airflow process: home, DAG bundle and SQLite DB (as the tests set them),
+    CeleryExecutor with Redis as broker and the metadata DB as result backend, the execution API's URL,
+    one JWT secret for all, the emulator's connection."""
+    from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
+
+    saved = dict(os.environ)
+    try:
+        prepare_airflow_home(home, DAGS)  # sets os.environ; copied below, then restored
+        env = dict(os.environ)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    env |= {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database}",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",  # set: no warning per process
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # only the two DAGs run here get unpaused
+        "AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT": emulator.airflow_connection_env(),
+        "PYTHONWARNINGS": "ignore",
+    }
+    return env
+
+
+def airflow_cli(env: dict[str, str], *args: str) -> str:
+    """Run ``airflow <args>`` (this interpreter's Airflow); its stdout, or an error with its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the metadata DB (read only; no Airflow import)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(database, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sqlalchemy.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def safe_query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """:func:`query`, or no rows while the DB is locked or its tables are not there yet."""
+    import sqlalchemy.exc
+
+    try:
+        return query(database, sql, **params)
+    except sqlalchemy.exc.OperationalError:
+        return []
+
+
+def start_airflow(services: Services, env: dict[str, str], api_port: int) -> None:
+    """Start the API server, scheduler, DAG processor and the Celery workers; wait until each is up."""
+    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    airflow = [sys.executable, "-m", "airflow"]
+    services.start("api-server", [*airflow, "api-server", "--port", str(api_port), "--workers", "1"], env)
+    services.start("scheduler", [*airflow, "scheduler"], env)
+    services.start("dag-processor", [*airflow, "dag-processor"], env)
+    for number in range(1, WORKERS + 1):
+        worker = [*airflow, "celery", "worker", "--concurrency", str(WORKER_CONCURRENCY)]
+        worker += ["--celery-hostname", f"bench-worker-{number}@%h", "--skip-serve-logs"]
+        services.start(f"worker-{number}", worker, env)
+
+    seconds = wait_for("API server", lambda: http_ok(f"http://127.0.0.1:{api_port}/api/v2/monitor/health"), services)
+    print(f"  API server up after {seconds:.0f} s", flush=True)
+    for number in range(1, WORKERS + 1):
+        name = f"worker-{number}"
+        seconds = wait_for(name, functools.partial(services.logged, name, " ready."), services)
+        print(f"  Celery {name} ready after {seconds:.0f} s more", flush=True)
+    scheduler_sql = "SELECT 1 FROM job WHERE job_type = 'SchedulerJob' AND state = 'running'"
+    seconds = wait_for("scheduler", lambda: bool(safe_query(database, scheduler_sql)), services)
+    print(f"  scheduler running after {seconds:.0f} s more", flush=True)
+    dag_sql = "SELECT DISTINCT dag_id FROM serialized_dag WHERE dag_id IN (:one, :two)"
+    seconds = wait_for(
+        "DAGs parsed", lambda: len(safe_query(database, dag_sql, one=DAG_ID, two=WARM_UP_DAG_ID)) == 2, services
+    )
+    print(f"  {DAG_ID} and {WARM_UP_DAG_ID} parsed after {seconds:.0f} s more", flush=True)
+
+
+# ----- one run of the DAG -----
+
+
+@dataclass
+class RunResult:
+    """What one DAG run gave."""
+
+    slots: int
+    seconds: float
+    wall_seconds: float
+    max_in_flight: int
+    rows: int
+    distinct: int
+    lost: int
+    unexpected: int
+
+    @property
+    def rows_once(self) -> bool:
+        """Every expected entry written, none twice, nothing else."""
+        return self.rows == self.distinct and self.lost == 0 and self.unexpected == 0
+
+
+def set_pool(env: dict[str, str], slots: int) -> None:
+    """Create or resize the ``business_central`` pool."""
+    airflow_cli(env, "pools", "set", POOL, str(slots), "Business Central API: requests at once per principal")
+
+
+def wait_for_run(services: Services, env: dict[str, str], run_id: str, dag_id: str = DAG_ID) -> tuple[float, float]:
+    """Wait until the DAG run ends; ``(queued_at to end_date in s, when observed)``. Fails unless success."""
+    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    sql = "SELECT state, queued_at, end_date FROM dag_run WHERE dag_id = :dag_id AND run_id = :run_id"
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        services.check_alive()
+        rows = safe_query(database, sql, dag_id=dag_id, run_id=run_id)
+        if rows and rows[0][0] in ("success", "failed"):
+            state, queued_at, end_date = rows[0]
+            if state != "success":
+                states = task_states(database, run_id, dag_id)
+                errors = task_errors(Path(env["AIRFLOW_HOME"]), dag_id, run_id)
+                raise RuntimeError(f"DAG run {run_id} {state}: {states}\n" + "\n".join(errors))
+            return (as_datetime(end_date) - as_datetime(queued_at)).total_seconds(), time.monotonic()
+        time.sleep(0.5)
+    states = task_states(database, run_id, dag_id)
+    raise TimeoutError(f"DAG run {run_id} not finished after {RUN_TIMEOUT:.0f} s: {states}")
+
+
+def task_errors(home: Path, dag_id: str, run_id: str, limit: int = 3) -> list[str]:
+    """The first ``limit`` exceptions in the run's task logs (JSON lines), as ``file: type: message``."""
+    errors: list[str] = []
+    for path in sorted((home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                for detail in json.loads(line).get("error_detail") or []:
+                    errors.append(f"{path.parent.name}/{path.name}: {detail['exc_type']}: {detail['exc_value']}")
+        if len(errors) >= limit:
+            break
+    return errors[:limit]
+
+
+def as_datetime(value: Any) -> Any:
+    """A DB timestamp as a datetime (SQLite may hand back text)."""
+    from datetime import datetime
+
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def task_states(database: str, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
+    """``task_id[map_index]`` -> state of the run's task instances."""
+    sql = "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id"
+    rows = safe_query(database, sql, dag_id=dag_id, run_id=run_id)
+    return {f"{task}[{index}]" if index >= 0 else task: str(state) for task, index, state in rows}
+
+
+def written_ids(lake: Path, run_id: str) -> list[str]:
+    """The ``id`` of every row in the Parquet files that the run's manifests list."""
+    import pyarrow.parquet as pq
+
+    ids: list[str] = []
+    manifests = sorted(lake.glob(f"{ENTITY_SET}/company=*/{run_id}-map*/_manifest.json"))
+    if not manifests:
+        raise RuntimeError(f"no manifest of run {run_id} under {lake}")
+    for path in manifests:
+        manifest = json.loads(path.read_text())
+        for entry in manifest["files"]:
+            ids.extend(pq.read_table(path.parent / entry["name"], columns=["id"]).column("id").to_pylist())
+    return ids
+
+
+def warm_up(services: Services, env: dict[str, str]) -> float:
+    """Run the small ``bc_fetch_item_ledger_entry`` DAG once, so that neither measured run pays for what
+    a fresh API server, scheduler and worker do on their first task; its seconds."""
+    airflow_cli(env, "dags", "unpause", WARM_UP_DAG_ID)
+    airflow_cli(env, "dags", "trigger", WARM_UP_DAG_ID, "--run-id", "bench-warm-up")
+    seconds, _ = wait_for_run(services, env, "bench-warm-up", WARM_UP_DAG_ID)
+    return seconds
+
+
+def tasks_per_worker(services: Services) -> dict[str, int]:
+    """How many task workloads each Celery worker received (from its log)."""
+    names = [name for name in services.processes if name.startswith("worker-")]
+    return {name: services.log(name).count("Executing workload in Celery") for name in names}
+
+
+def run_backfill(
+    services: Services,
+    env: dict[str, str],
+    emulator: Any,
+    scratch: Path,
+    slots: int,
+    partitions: int,
+    expected: set[str],
+) -> RunResult:
+    """Set the pool to ``slots``, trigger the backfill into a fresh lake, wait for it and check its rows."""
+    set_pool(env, slots)
+    emulator.reset()  # max_in_flight from zero, data kept
+    lake = scratch / f"lake-pool{slots}"
+    run_id = f"bench-pool{slots}"
+    conf = json.dumps({"destination": lake.as_uri(), "partitions": partitions})
+    begin = time.monotonic()
+    airflow_cli(env, "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", conf)
+    seconds, observed = wait_for_run(services, env, run_id)
+    max_in_flight = int(emulator.stats()["max_in_flight"])
+    ids = written_ids(lake, run_id)
+    distinct = set(ids)
+    return RunResult(
+        slots=slots,
+        seconds=seconds,
+        wall_seconds=observed - begin,
+        max_in_flight=max_in_flight,
+        rows=len(ids),
+        distinct=len(distinct),
+        lost=len(expected - distinct),
+        unexpected=len(distinct - expected),
+    )
+
+
+def expected_ids(emulator: Any) -> set[str]:
+    """Every entry's id, by an id-only read with the emulator's bandwidth and latency lifted."""
+    from airflow_provider_bc.client.client import BusinessCentralClient
+    from airflow_provider_bc.client.settings import ClientSettings
+
+    settings = ClientSettings(
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        tenant_id=emulator.tenant_id,
+        company_id=emulator.default_company_id,
+        api_host=emulator.base_url,
+        authority=emulator.authority,
+        verify=emulator.ca_bundle,
+    )
+    logging.getLogger("airflow_provider_bc").setLevel(logging.WARNING)  # no line per page here
+    emulator.configure(bandwidth=0, latency=0)
+    client = BusinessCentralClient(settings)
+    try:
+        return {row["id"] for row in client.iter_entities(ENTITY_SET, select=["id"], page_size=5_000)}
+    finally:
+        client.close()
+        emulator.reset()  # back to the start configuration
+
+
+def report(result: RunResult) -> None:
+    """One run's line of the summary."""
+    print(
+        f"  pool of {result.slots}: {result.seconds:6.1f} s trigger to success ({result.wall_seconds:.1f} s seen "
+        f"from here, CLI start-up included); max_in_flight={result.max_in_flight}; {result.rows:,} rows, "
+        f"{result.distinct:,} distinct, {result.lost:,} lost, {result.unexpected:,} unexpected",
+        flush=True,
+    )
+
+
+def show_logs(services: Services, tail: int = 40) -> None:
+    """The last lines of every service's log (after a failure)."""
+    for name in services.processes:
+        lines = services.log(name).splitlines()[-tail:]
+        print(f"----- {name} (last {len(lines)} lines) -----\n" + "\n".join(lines), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def scratch_dir(keep: bool) -> Iterator[Path]:
+    """A temporary folder, removed afterwards unless ``keep``."""
+    path = Path(tempfile.mkdtemp(prefix="bc-distributed-bench-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"  kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def exit_on_signals() -> None:
+    """Make SIGTERM, SIGHUP and SIGINT (which background jobs ignore) end the script through its
+    ``finally`` blocks, so that everything it started is stopped; further signals are ignored then."""
+    signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+    def leave(signum: int, frame: object) -> None:
+        for each in signals:
+            signal.signal(each, signal.SIG_IGN)
+        raise SystemExit(f"stopped by signal {signum}")
+
+    for each in signals:
+        signal.signal(each, leave)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=200_000, help="item ledger entries in the emulator")
+    parser.add_argument("--partitions", type=int, default=10, help="mapped extraction tasks (the DAG's param)")
+    parser.add_argument("--latency", type=float, default=0.2, help="emulator seconds added per request")
+    parser.add_argument("--bandwidth", type=int, default=2_000_000, help="emulator bytes/s per answer")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, lake, DB)")
+    return parser.parse_args()
+
+
+def start_redis(services: Services, redis_server: str, scratch: Path) -> int:
+    """Start ``redis-server`` on a free loopback port, without persistence; its port once it answers."""
+    port = free_port()
+    command = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(scratch), "--daemonize", "no"]
+    services.start("redis", command, dict(os.environ))
+    wait_for("redis-server", lambda: redis_answers(port), services)
+    return port
+
+
+def run_both(args: argparse.Namespace, scratch: Path, redis_server: str) -> tuple[RunResult, RunResult]:
+    """Emulator, Redis and Airflow up; the backfill with a pool of 5, then of 1; everything stopped after."""
+    from airflow_provider_bc.testing.emulator import EmulatorHandle
+
+    timeout = max(120.0, args.entries / 2_000)
+    with EmulatorHandle.start(
+        entries=args.entries, latency=args.latency, bandwidth=args.bandwidth, timeout=timeout
+    ) as emulator:
+        logs = scratch / "logs"
+        logs.mkdir()
+        services = Services(logs)
+        try:
+            expected = expected_ids(emulator)
+            print(f"  emulator ready, {len(expected):,} ids read", flush=True)
+            redis_port, api_port = start_redis(services, redis_server, scratch), free_port()
+            env = airflow_env(scratch / "airflow", emulator, redis_port, api_port)
+            airflow_cli(env, "db", "migrate")
+            print(f"  redis on port {redis_port}, metadata DB migrated; starting Airflow", flush=True)
+            start_airflow(services, env, api_port)
+            print(f"  warm-up run of {WARM_UP_DAG_ID}: {warm_up(services, env):.1f} s", flush=True)
+            airflow_cli(env, "dags", "unpause", DAG_ID)
+            pool5 = run_backfill(services, env, emulator, scratch, 5, args.partitions, expected)
+            report(pool5)
+            pool1 = run_backfill(services, env, emulator, scratch, 1, args.partitions, expected)
+            report(pool1)
+            counts = ", ".join(f"{name} {count}" for name, count in tasks_per_worker(services).items())
+            print(f"  tasks per Celery worker (warm-up included): {counts}", flush=True)
+            return pool5, pool1
+        except Exception:  # not on a signal or Ctrl-C: then the logs are not the story
+            show_logs(services)
+            raise
+        finally:
+            services.stop()
+
+
+def main() -> None:
+    args = parse_args()
+    exit_on_signals()
+    started = time.monotonic()
+    print(
+        f"Backfill DAG on CeleryExecutor ({WORKERS} workers x {WORKER_CONCURRENCY}): {args.entries:,} entries, "
+        f"{args.partitions} partitions, emulator at {args.bandwidth:,} B/s per answer and {args.latency} s latency; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    redis_server = ensure_redis_server()
+    with scratch_dir(args.keep) as scratch:
+        ensure_celery_provider(scratch)
+        pool5, pool1 = run_both(args, scratch, redis_server)
+
+    speedup = pool1.seconds / pool5.seconds
+    rows_once = pool5.rows_once and pool1.rows_once
+    print(f"  speedup of the pool of 5 over the pool of 1: {speedup:.2f}x")
+    print(f"  total {time.monotonic() - started:.0f} s (installs, emulator, Airflow start-up, both runs)")
+    print(
+        f"RESULT max_in_flight={pool5.max_in_flight} rows_once={str(rows_once).lower()} speedup_vs_pool1={speedup:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
