@@ -68,6 +68,9 @@ class _Counted:
 class PartWriter(Protocol):
     """Writes pages of rows into one part file."""
 
+    #: rows written so far
+    rows: int
+
     def write(self, rows: list[dict[str, Any]]) -> None: ...
 
     def close(self) -> WrittenFile: ...

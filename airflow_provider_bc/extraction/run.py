@@ -223,7 +223,7 @@ class Extraction:
                     writer.write(rows)
                 progress.page(len(page.entities), len(rows))
                 last = page.next_link is None
-                if writer is not None and (last or _rows(writer) >= spec.rows_per_file):
+                if writer is not None and (last or writer.rows >= spec.rows_per_file):
                     written = writer.close()
                     writer = None
                     progress.file(written.bytes)
@@ -357,10 +357,6 @@ class Extraction:
             "started": checkpoint.started,
             "finished": iso(self._now()),
         }
-
-
-def _rows(writer: PartWriter) -> int:
-    return int(getattr(writer, "rows", 0))
 
 
 def _observe(state: StreamState, rows: list[dict[str, Any]], boundary_from: dt.datetime | None) -> None:

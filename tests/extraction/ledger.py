@@ -13,25 +13,14 @@ from typing import Any
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.faults.conftest import emulator_settings
 
 ENTRIES = 3_000
-FAST = {"max_retries": 2, "backoff_factor": 0.05, "backoff_max": 0.2, "retry_after_max": 5, "read_timeout": 5.0}
 
 
 def settings_for(emulator: EmulatorHandle, **overrides: Any) -> ClientSettings:
-    """Settings for ``emulator`` with quick retries."""
-    values: dict[str, Any] = {
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "tenant_id": emulator.tenant_id,
-        "company_id": emulator.default_company_id,
-        "api_host": emulator.base_url,
-        "authority": emulator.authority,
-        "verify": emulator.ca_bundle,
-        **FAST,
-        **overrides,
-    }
-    return ClientSettings(**values)
+    """The fault tests' settings for ``emulator`` (quick retries), with time to read a full page."""
+    return emulator_settings(emulator, **{"read_timeout": 5.0, **overrides})
 
 
 def clients_for(emulator: EmulatorHandle, **overrides: Any) -> Callable[[], BusinessCentralClient]:
