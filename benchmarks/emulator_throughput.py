@@ -135,6 +135,8 @@ def main() -> None:
         print(f"  ratio emulator/static: {rates['emulator'] / rates['static']:.2f}")
         verdict = "met" if rates["emulator"] >= TARGET else "NOT met"
         print(f"  target >= {TARGET:,} entries/s: {verdict}")
+        ratio = rates["emulator"] / rates["static"]
+        print(f"RESULT emulator_rate={rates['emulator']:.0f} static_rate={rates['static']:.0f} ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":

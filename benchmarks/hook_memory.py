@@ -21,7 +21,7 @@ SMALL = 20_000
 
 PROBE = textwrap.dedent(
     """
-    import json, resource, sys, tracemalloc
+    import json, sys, tracemalloc
     from airflow_provider_bc.client.client import BusinessCentralClient
     from airflow_provider_bc.client.settings import ClientSettings
 
@@ -39,7 +39,8 @@ PROBE = textwrap.dedent(
         count += 1
     peak = tracemalloc.get_traced_memory()[1]
     print(json.dumps({"rows": count, "peak_bytes": peak,
-                      "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "max_rss_kib": int(next(line.split()[1] for line in open("/proc/self/status")
+                                              if line.startswith("VmHWM:")))}))
     """
 )
 
@@ -60,14 +61,18 @@ def main() -> None:
     with EmulatorHandle.start(entries=ENTRIES) as emulator:
         conn = emulator.airflow_connection_env()
         print(f"Peak memory iterating item ledger entries (all fields), {ENTRIES:,} vs {SMALL:,} rows:")
+        figures = []
         for page_size in ("default", "5000"):
             small, large = measure(conn, SMALL, page_size), measure(conn, ENTRIES, page_size)
+            figures.append(f"heap_ratio_{page_size}={large['peak_bytes'] / small['peak_bytes']:.2f}")
+            figures.append(f"rss_ratio_{page_size}={large['max_rss_kib'] / small['max_rss_kib']:.2f}")
             print(
                 f"  page size {page_size:>7}: Python heap peak {small['peak_bytes'] / 2**20:6.1f} MiB vs "
                 f"{large['peak_bytes'] / 2**20:6.1f} MiB, ratio {large['peak_bytes'] / small['peak_bytes']:.2f}; "
                 f"max RSS {small['max_rss_kib'] / 1024:6.1f} MiB vs {large['max_rss_kib'] / 1024:6.1f} MiB, "
                 f"ratio {large['max_rss_kib'] / small['max_rss_kib']:.2f}"
             )
+    print("RESULT " + " ".join(figures))
 
 
 if __name__ == "__main__":
