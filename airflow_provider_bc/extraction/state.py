@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError
+from airflow_provider_bc.extraction.cursors import parse_datetime
 from airflow_provider_bc.extraction.files import WrittenFile
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ def previous_manifest(folder: ObjectStoragePath, series: str, *, exclude: str) -
             found.append(manifest)
     if not found:
         return None
-    latest = max(found, key=lambda m: str(m["finished"]))  # ISO-8601 UTC: text order is time order
+    # Compared as times: the fraction is trimmed ("...37.2Z" is later than "...37.04Z"), so text order is not time order.
+    latest = max(found, key=lambda m: parse_datetime(m.get("finished"), f"{MANIFEST} 'finished'"))
     log.info("Previous run of this extraction: %s (watermark %s)", latest["run"], latest["cursor"].get("watermark"))
     return latest
