@@ -137,7 +137,7 @@ def previous_manifest(folder: ObjectStoragePath, series: str, *, exclude: str) -
             found.append(manifest)
     if not found:
         return None
-    # Compared as times: the fraction is trimmed ("...37.2Z" is later than "...37.04Z"), so text order is not time order.
+    # Compared as times: fractions are trimmed ("...37.2Z" is later than "...37.04Z"), text order is not time order.
     latest = max(found, key=lambda m: parse_datetime(m.get("finished"), f"{MANIFEST} 'finished'"))
     log.info("Previous run of this extraction: %s (watermark %s)", latest["run"], latest["cursor"].get("watermark"))
     return latest
