@@ -1,5 +1,5 @@
 """Test-session setup: a throw-away AIRFLOW_HOME with a SQLite metadata DB, set before Airflow loads,
-and the session-wide secret scan (:mod:`tests.secret_scan`)."""
+the session-wide secret scan (:mod:`tests.secret_scan`) and the emulator's pytest plugin (opt-in)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from tests.support import DOCUMENTED_ENTRY_FILE, EXAMPLE_DAGS, TEST_DAGS
 
 prepare_airflow_home(Path(tempfile.mkdtemp(prefix="bc-airflow-home-")), EXAMPLE_DAGS, TEST_DAGS)
 os.environ.pop("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", None)
+
+pytest_plugins = ["airflow_provider_bc.testing.pytest_plugin"]
 
 SECRET_SCANNER = pytest.StashKey[SecretScanner]()
 

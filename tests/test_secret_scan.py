@@ -143,7 +143,7 @@ def test_a_leak_fails_the_run_and_the_summary_names_it_without_the_value(tmp_pat
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:business_central_emulator"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -1,10 +1,11 @@
 """The README's demo: the example DAGs run with ``dag.test()`` against a fresh emulator.
 
-``python -m airflow_provider_bc.testing.demo`` (or ``python3 dev.py demo``) from a checkout:
-starts the emulator, points a throw-away Airflow home (``.demo/``) at it, runs the fetch, wait and
-reconcile DAGs of ``dags_examples/`` for real, then the daily extraction twice (entries posted and
-modified in between; files in ``.demo/lake``), prints what they fetched, found and wrote, and
-exits non-zero if one failed.
+``python3 dev.py demo`` (or ``python -m airflow_provider_bc.testing.demo``) from a checkout; not in
+the wheel, since it runs the checkout's ``dags_examples/``. It starts the emulator, points a
+throw-away Airflow home (``.demo/``) at it, runs the fetch, wait and reconcile DAGs for real, then
+the daily extraction twice (entries posted and modified in between; files in ``.demo/lake``),
+prints what they fetched, found and wrote, and exits non-zero if one failed (2: the ``[emulator]``
+extra is missing).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
+from airflow_provider_bc.testing.emulator.extra import exit_without_emulator_extra
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags_examples"
@@ -81,8 +83,7 @@ def _extract_twice(emulator: Any, results: list[tuple[str, str]]) -> None:
 
 
 def main() -> int:
-    if not DAGS.is_dir():
-        sys.exit(f"The demo runs from a checkout: {DAGS} is missing")
+    exit_without_emulator_extra()
     shutil.rmtree(WORK, ignore_errors=True)
     prepare_airflow_home(WORK / "airflow-home", DAGS)
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # task output and warnings only

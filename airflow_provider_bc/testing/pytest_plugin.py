@@ -1,4 +1,7 @@
-"""pytest fixtures for the Business Central emulator (registered as the ``business_central_emulator`` plugin).
+"""pytest fixtures for the Business Central emulator; a plugin to enable, not loaded by itself:
+``pytest -p airflow_provider_bc.testing.pytest_plugin``, or in the root ``conftest.py``
+``pytest_plugins = ["airflow_provider_bc.testing.pytest_plugin"]``. Importing it without the
+``[emulator]`` extra fails, naming the extra.
 
 ``bc_emulator_session`` starts one emulator subprocess per test session (size: the ini option
 ``bc_emulator_entries``); ``bc_emulator`` is the same emulator, reset before each test so faults,
@@ -12,8 +15,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_bc.testing.emulator.extra import require_emulator_extra
+
 if TYPE_CHECKING:
     from airflow_provider_bc.testing.emulator import EmulatorHandle
+
+require_emulator_extra()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,11 +1,15 @@
-"""The command line: the printed export line is a working Airflow connection; bad options fail clearly."""
+"""The command line: the printed export line is a working Airflow connection; bad options fail clearly;
+SIGTERM and SIGINT remove the temp state dir."""
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +72,33 @@ def test_export_line_is_a_working_connection(printed_lines: list[str], tmp_path:
 def test_a_bad_option_fails_with_the_output(tmp_path: Path) -> None:
     with pytest.raises(EmulatorError, match="rate_limit must be a number >= 1"):
         EmulatorHandle.start(entries=10, state_dir=tmp_path, rate_limit=0)
+
+
+@pytest.mark.parametrize(
+    ("stop", "exit_code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 0)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_signal_removes_the_temp_state_dir(tmp_path: Path, stop: signal.Signals, exit_code: int) -> None:
+    temp, ready = tmp_path / "temp", tmp_path / "ready.json"
+    temp.mkdir()
+    command = [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--entries", "30"]
+    command += ["--ready-file", str(ready), "--no-access-log"]  # no --state-dir: a new temp dir
+    process = subprocess.Popen(
+        command, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the emulator did not start"
+        state_dir = Path(json.loads(ready.read_text())["ca_bundle"]).parent
+        assert state_dir.parent == temp and (state_dir / "server.pem").exists()  # holds the private key
+        process.send_signal(stop)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()  # only if a step above failed: it has ended otherwise
+    assert list(temp.iterdir()) == []
+    assert process.returncode == exit_code, errors
+    assert "Traceback" not in errors
 
 
 def test_handle_helpers(bc_emulator: EmulatorHandle) -> None:

@@ -1,7 +1,8 @@
 """A local Business Central API v2.0 + Microsoft Entra ID emulator (HTTPS), for tests and demos.
 
 Start it with ``python -m airflow_provider_bc.testing.emulator`` or from Python with
-:meth:`EmulatorHandle.start`; pytest users get the ``bc_emulator`` fixture.
+:meth:`EmulatorHandle.start`; its pytest fixtures (``bc_emulator``) come with the opt-in plugin
+:mod:`airflow_provider_bc.testing.pytest_plugin`. Needs the ``[emulator]`` extra (:mod:`.extra`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``python -m airflow_provider_bc.testing.emulator``: run the emulator in the foreground."""
+"""``python -m airflow_provider_bc.testing.emulator``: run the emulator in the foreground.
+
+Without the ``[emulator]`` extra it says which extra to install and exits with status 2.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from .server import ServerOptions, run
-from .settings import RuntimeConfig
+from .extra import exit_without_emulator_extra
+from .settings import RuntimeConfig, ServerOptions
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeConfig]:
@@ -62,8 +65,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve until interrupted."""
+    options, config = parse_args(argv)
+    exit_without_emulator_extra()
+    from .server import run
+
     with contextlib.suppress(KeyboardInterrupt):
-        run(*parse_args(argv))
+        run(options, config)
 
 
 if __name__ == "__main__":

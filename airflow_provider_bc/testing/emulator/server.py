@@ -12,10 +12,12 @@ import copy
 import json
 import os
 import shlex
+import shutil
+import signal
 import socket
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -27,25 +29,12 @@ from .entra import Directory
 from .faults import FaultScript
 from .limits import Admission
 from .persistence import EntryJournal, certificates, load_identity, save_identity
-from .settings import RuntimeConfig
+from .settings import RuntimeConfig, ServerOptions
 from .state import EmulatorState
 from .stats import Stats
 from .store import Store
 
 CONNECTION_ENV = "AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT"
-
-
-@dataclass(frozen=True)
-class ServerOptions:
-    """How to start: where to listen, how much data, where to keep certificates and the ready file."""
-
-    host: str = "127.0.0.1"
-    port: int = 0
-    entries: int = 1000
-    seed: int = 42
-    state_dir: Path | None = None
-    ready_file: Path | None = None
-    access_log: bool = True
 
 
 def describe(options: ServerOptions, base_url: str, ca_bundle: Path, client: tuple[str, str]) -> dict[str, Any]:
@@ -114,9 +103,26 @@ def _store(options: ServerOptions, journal: EntryJournal) -> Store:
     return store
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(options: ServerOptions, config: RuntimeConfig) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM)."""
+    """Serve until SIGINT (:class:`KeyboardInterrupt`) or SIGTERM (:class:`SystemExit` 143); call from
+    the main thread. Without ``options.state_dir`` the state (with the server's private key) lives in
+    a new temp dir, removed however serving ends."""
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again: this handler, not the default
+    # one (which ends the process at once), makes that unwind through the ``finally`` below
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="bc-emulator-"))
+    try:
+        _run_in(state_dir, options, config)
+    finally:
+        if options.state_dir is None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _run_in(state_dir: Path, options: ServerOptions, config: RuntimeConfig) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     ca_bundle, server_pem = certificates(state_dir)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

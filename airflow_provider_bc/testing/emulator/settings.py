@@ -1,10 +1,11 @@
-"""Behaviour a test may change while the emulator runs: latency, bandwidth, rate and concurrency limits,
-tokens."""
+"""How the emulator starts (:class:`ServerOptions`) and the behaviour a test may change while it runs
+(:class:`RuntimeConfig`: latency, bandwidth, rate and concurrency limits, tokens)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _RANGES: dict[str, tuple[type[float] | type[int], float]] = {  # setting: (type, minimum)
@@ -45,3 +46,16 @@ class RuntimeConfig:
     def as_dict(self) -> dict[str, Any]:
         """The current settings by name."""
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to start: where to listen, how much data, where to keep certificates and the ready file."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    entries: int = 1000
+    seed: int = 42
+    state_dir: Path | None = None  # None: a new temp dir, removed when the emulator stops
+    ready_file: Path | None = None
+    access_log: bool = True
