@@ -61,6 +61,7 @@ class ReadOptions(TypedDict, total=False):
     page_size: int | None
     next_link: str | None
     exact_numbers: bool
+    parsed_fields: Iterable[str] | None
 
 
 def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Query:
@@ -73,6 +74,7 @@ def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Qu
         select=options.get("select"),
         orderby=options.get("orderby"),
         exact_numbers=options.get("exact_numbers", False),
+        parsed_fields=options.get("parsed_fields"),
     )
     next_link = options.get("next_link")
     return replace(query, url=urls.next_link(next_link), params={}) if next_link else query
@@ -144,8 +146,10 @@ class BusinessCentralClient:
         """Pages of a collection, fetched lazily by following ``@odata.nextLink``.
 
         Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``,
-        ``next_link`` (a page's link) to resume a read where it stopped, and ``exact_numbers``
-        (decimals as :class:`decimal.Decimal`, keeping the API's number text).
+        ``next_link`` (a page's link) to resume a read where it stopped, ``exact_numbers``
+        (decimals as :class:`decimal.Decimal`, keeping the API's number text; each entity also holds
+        its JSON text as sent, ``.text``) and with it ``parsed_fields``: each entity holds only these
+        fields beside its text (a read that writes the text holds a page in a fraction of the memory).
         """
         cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
         query: Query | None = cursor.first

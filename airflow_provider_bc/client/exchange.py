@@ -55,6 +55,7 @@ class Exchange:
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
         self.exact_numbers = query.exact_numbers
+        self.parsed_fields = query.parsed_fields
         self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
@@ -92,7 +93,7 @@ class Exchange:
         elif "json" in content_type.lower():
             try:
                 payload = (
-                    loads_keeping_text(answer.body.decode("utf-8"), Decimal)
+                    loads_keeping_text(answer.body.decode("utf-8"), Decimal, self.parsed_fields)
                     if self.exact_numbers
                     else json.loads(answer.body)
                 )

@@ -5,7 +5,7 @@ Shared by the sync and async clients, which only fetch each :attr:`PageCursor.qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
@@ -62,4 +62,4 @@ class PageCursor:
                 url=link,
             )
         self._followed.add(link)
-        return Query(link, context=f"{self._context} (page {self.pages + 1})", exact_numbers=self.first.exact_numbers)
+        return replace(self.first, url=link, params={}, context=f"{self._context} (page {self.pages + 1})")

@@ -96,12 +96,14 @@ class _FileWriter:
         return WrittenFile(self.name, self.rows, self._sink.size, self._sink.digest.hexdigest())
 
 
-def _line(row: dict[str, Any]) -> str:
-    """The row as one line of JSON: its text as the API sent it, unless that spans lines."""
+def ndjson_line(row: dict[str, Any]) -> str:
+    """The row as one line of JSON: its text as the API sent it, made compact if it spans lines."""
     text = getattr(row, "text", None)
-    if isinstance(text, str) and "\n" not in text and "\r" not in text:
-        return text
-    return exact_json.dumps(row)
+    if not isinstance(text, str):
+        return exact_json.dumps(row)
+    if "\n" in text or "\r" in text:  # from the text: the row may hold only some of its fields
+        return exact_json.dumps(exact_json.loads(text))
+    return text
 
 
 class NdjsonWriter(_FileWriter):
@@ -115,7 +117,7 @@ class NdjsonWriter(_FileWriter):
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._out.write(("\n".join(map(_line, rows)) + "\n").encode())
+            self._out.write(("\n".join(map(ndjson_line, rows)) + "\n").encode())
             self.rows += len(rows)
 
     def close(self) -> WrittenFile:

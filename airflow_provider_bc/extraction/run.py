@@ -9,11 +9,11 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
@@ -25,6 +25,7 @@ from airflow_provider_bc.extraction.cursors import (
     iso,
     parse_datetime,
     plan_window,
+    time_order_key,
 )
 from airflow_provider_bc.extraction.files import FORMATS, OutputFormat, PartWriter, open_part, part_name
 from airflow_provider_bc.extraction.partitions import key_span, range_filters
@@ -52,6 +53,26 @@ PERMANENT_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, I
 MAX_STREAMS = 5  # Business Central runs 5 requests of a principal at once and queues the rest
 #: partitions per stream: a stream that finishes a sparse key range early takes the next one
 PARTITIONS_PER_STREAM = 4
+
+#: the fields the run reads of each row (cursor state, the skip of rows a previous run took)
+ROW_FIELDS_READ = ("id", ENTRY_NUMBER, LAST_MODIFIED)
+
+_Item = TypeVar("_Item")
+
+
+def read_ahead(items: Iterator[_Item]) -> Iterator[_Item]:
+    """The items of ``items``, each next one fetched in a thread while the caller handles the last
+    (a stream writes a page while the next downloads: at most two pages in memory per stream)."""
+    fetcher = ThreadPoolExecutor(1, thread_name_prefix="bc-read-ahead")
+    try:
+        upcoming = fetcher.submit(next, items, None)
+        while (item := upcoming.result()) is not None:
+            upcoming = fetcher.submit(next, items, None)
+            yield item
+            del item  # not held while the next one downloads
+    finally:
+        # a fetch still running when the caller stops ends on its own (its answer is not used)
+        fetcher.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -196,17 +217,21 @@ class Extraction:
     ) -> None:
         spec, plan = self.spec, checkpoint.plan
         entity = EntityType(spec.entity_set, plan["schema"])
-        boundary_from = parse_datetime(window.boundary_from, "boundary") if window.boundary_from else None
+        boundary_from = time_order_key(window.boundary_from, "boundary") if window.boundary_from else None
         writer: PartWriter | None = None
-        pages = self._client().iter_pages(
-            spec.entity_set,
-            company_id=spec.company_id,
-            filter=state.filter,
-            select=plan["select"],
-            orderby=ENTRY_NUMBER if plan["partitioned"] else None,
-            page_size=spec.page_size,
-            next_link=state.next_link,
-            exact_numbers=True,
+        pages = read_ahead(
+            self._client().iter_pages(
+                spec.entity_set,
+                company_id=spec.company_id,
+                filter=state.filter,
+                select=plan["select"],
+                orderby=ENTRY_NUMBER if plan["partitioned"] else None,
+                page_size=spec.page_size,
+                next_link=state.next_link,
+                exact_numbers=True,
+                # NDJSON writes each row's text: only what the run itself reads of a row is kept parsed
+                parsed_fields=None if spec.output_format == "parquet" else ROW_FIELDS_READ,
+            )
         )
         progress.stream(+1)
         try:
@@ -238,7 +263,7 @@ class Extraction:
                             self._save(checkpoint)
                 if stop.is_set() and not last:
                     return
-                del page, rows  # one page per stream in memory: let this one go before the next is fetched
+                del page, rows  # let this page go before the one after the next is fetched
         finally:
             progress.stream(-1)
             if writer is not None:  # a file left incomplete: not in the checkpoint, rewritten on resume
@@ -359,19 +384,17 @@ class Extraction:
         }
 
 
-def _observe(state: StreamState, rows: list[dict[str, Any]], boundary_from: dt.datetime | None) -> None:
+def _observe(state: StreamState, rows: list[dict[str, Any]], boundary_from: str | None) -> None:
     """Fold a page's highest entry number and modification time into ``state``; remember the rows
-    changed at or after ``boundary_from`` (the next run skips them if they are unchanged)."""
+    changed at or after ``boundary_from`` (a :func:`time_order_key`; the next run skips them if unchanged)."""
     numbers = [row[ENTRY_NUMBER] for row in rows if isinstance(row.get(ENTRY_NUMBER), int)]
     if numbers:
         state.max_entry_number = max(numbers + ([state.max_entry_number] if state.max_entry_number is not None else []))
-    stamps = [(parse_datetime(row[LAST_MODIFIED], LAST_MODIFIED), row) for row in rows if row.get(LAST_MODIFIED)]
+    stamps = [(time_order_key(row[LAST_MODIFIED], LAST_MODIFIED), row) for row in rows if row.get(LAST_MODIFIED)]
     if not stamps:
         return
-    newest, _ = max(stamps, key=lambda item: item[0])
-    if state.max_last_modified is None or newest > parse_datetime(state.max_last_modified, LAST_MODIFIED):
-        state.max_last_modified = iso(newest)
+    newest, newest_row = max(stamps, key=lambda item: item[0])
+    if state.max_last_modified is None or newest > time_order_key(state.max_last_modified, LAST_MODIFIED):
+        state.max_last_modified = iso(parse_datetime(newest_row[LAST_MODIFIED], LAST_MODIFIED))
     if boundary_from is not None:
-        state.boundary.extend(
-            [str(row["id"]), str(row[LAST_MODIFIED])] for stamp, row in stamps if stamp >= boundary_from
-        )
+        state.boundary.extend([str(row["id"]), str(row[LAST_MODIFIED])] for key, row in stamps if key >= boundary_from)
