@@ -39,7 +39,10 @@ def parse_datetime(value: Any, argument: str) -> dt.datetime:
             raise BusinessCentralQueryError(argument, f"{value!r} is not an ISO-8601 date and time") from None
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise BusinessCentralQueryError(argument, f"needs a date and time with a timezone, got {value!r}")
-    return value.astimezone(dt.timezone.utc)
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:30:00+02:00: before year 1 in UTC
+        raise BusinessCentralQueryError(argument, f"{value.isoformat()} is out of range in UTC") from None
 
 
 def time_order_key(value: str, argument: str) -> str:

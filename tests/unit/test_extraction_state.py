@@ -1,12 +1,20 @@
-"""Which earlier run an incremental extraction continues from."""
+"""Which earlier run an incremental extraction continues from, and how its times are compared."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
+from hypothesis import given
+from hypothesis import strategies as st
 
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.extraction.cursors import iso, time_order_key
 from airflow_provider_bc.extraction.state import previous_manifest, write_manifest
+
+ZONES = [dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
 
 
 def _finished_at(company: ObjectStoragePath, run: str, finished: str, series: str = "s") -> None:
@@ -27,3 +35,18 @@ def test_the_latest_run_is_found_by_time_not_by_text(tmp_path: Path) -> None:
 
     assert latest is not None and latest["run"] == "late"
     assert previous_manifest(company, "none-such", exclude="this-run") is None
+
+
+@given(
+    st.datetimes(timezones=st.just(dt.timezone.utc)),
+    st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.sampled_from(ZONES)),
+)
+def test_the_time_order_key_sorts_as_the_times_do(first: dt.datetime, second: dt.datetime) -> None:
+    # BC's form (UTC, trimmed fraction) against any form an offset may take
+    keys = time_order_key(iso(first), "a"), time_order_key(second.isoformat(), "b")
+    assert (keys[0] < keys[1]) == (first < second) and (keys[0] == keys[1]) == (first == second)
+
+
+def test_a_time_before_year_1_in_utc_is_refused_naming_the_argument() -> None:
+    with pytest.raises(BusinessCentralQueryError, match="cursor_start"):
+        time_order_key("0001-01-01T00:30:00+02:00", "cursor_start")
