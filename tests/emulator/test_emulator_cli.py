@@ -1,5 +1,5 @@
 """The command line: the printed export line is a working Airflow connection; bad options fail clearly;
-SIGTERM and SIGINT remove the temp state dir."""
+SIGTERM and SIGINT remove the temp state dir and the env file."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -77,11 +78,13 @@ def test_a_bad_option_fails_with_the_output(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stop", "exit_code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 0)], ids=["SIGTERM", "SIGINT"]
 )
-def test_a_signal_removes_the_temp_state_dir(tmp_path: Path, stop: signal.Signals, exit_code: int) -> None:
-    temp, ready = tmp_path / "temp", tmp_path / "ready.json"
+def test_a_signal_removes_the_temp_state_dir_and_the_env_file(
+    tmp_path: Path, stop: signal.Signals, exit_code: int
+) -> None:
+    temp, ready, env_file = tmp_path / "temp", tmp_path / "ready.json", tmp_path / "bc.env"
     temp.mkdir()
     command = [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--entries", "30"]
-    command += ["--ready-file", str(ready), "--no-access-log"]  # no --state-dir: a new temp dir
+    command += ["--ready-file", str(ready), "--env-file", str(env_file), "--no-access-log"]  # no --state-dir
     process = subprocess.Popen(
         command, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -92,13 +95,28 @@ def test_a_signal_removes_the_temp_state_dir(tmp_path: Path, stop: signal.Signal
         assert ready.exists(), "the emulator did not start"
         state_dir = Path(json.loads(ready.read_text())["ca_bundle"]).parent
         assert state_dir.parent == temp and (state_dir / "server.pem").exists()  # holds the private key
+        _assert_env_file_describes(env_file, json.loads(ready.read_text()))
         process.send_signal(stop)
         _, errors = process.communicate(timeout=30)
     finally:
         process.kill()  # only if a step above failed: it has ended otherwise
-    assert list(temp.iterdir()) == []
+    assert list(temp.iterdir()) == [] and not env_file.exists()
     assert process.returncode == exit_code, errors
     assert "Traceback" not in errors
+
+
+def _assert_env_file_describes(env_file: Path, info: dict[str, Any]) -> None:
+    """``source``-ing the env file gives the connection, URL and CA bundle of the running emulator."""
+    assert env_file.stat().st_mode & 0o077 == 0  # it holds the client secret
+    names = ("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", "BC_EMULATOR_URL", "BC_EMULATOR_CA")
+    script = f"source {shlex.quote(str(env_file))} && " + " && ".join(f'printf "%s\\0" "${name}"' for name in names)
+    values = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split("\0")
+    assert json.loads(values[0]) == info["connection"]
+    assert values[1:3] == [info["base_url"], info["ca_bundle"]]
+    assert (
+        requests.get(f"{values[1]}/_emulator/info", verify=values[2], timeout=10).json()["tenant_id"]
+        == info["tenant_id"]
+    )
 
 
 def test_handle_helpers(bc_emulator: EmulatorHandle) -> None:

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         "start on the same directory reuses them (default: a new temp dir)",
     )
     parser.add_argument("--ready-file", type=Path, help="write the connection details here as JSON when ready")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help="when ready, write shell exports here (AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT, BC_EMULATOR_URL, "
+        "BC_EMULATOR_CA) for `source`; removed when the emulator stops",
+    )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     args = parser.parse_args(argv)
     config = RuntimeConfig()
@@ -58,6 +64,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         seed=args.seed,
         state_dir=args.state_dir,
         ready_file=args.ready_file,
+        env_file=args.env_file,
         access_log=args.access_log,
     )
     return options, config

@@ -74,6 +74,16 @@ def describe(options: ServerOptions, base_url: str, ca_bundle: Path, client: tup
     }
 
 
+def shell_exports(info: dict[str, Any]) -> str:
+    """``export`` lines for a shell: the Airflow connection, the emulator's URL and its CA bundle."""
+    connection = json.dumps(info["connection"], separators=(",", ":"))
+    return (
+        f"export {CONNECTION_ENV}={shlex.quote(connection)}\n"
+        f"export BC_EMULATOR_URL={shlex.quote(info['base_url'])}\n"
+        f"export BC_EMULATOR_CA={shlex.quote(info['ca_bundle'])}\n"
+    )
+
+
 def banner(info: dict[str, Any]) -> str:
     """The human-readable start message, ending with the Airflow connection export line."""
     companies = "\n".join(f"  company        {c['id']}  {c['name']}" for c in info["companies"])
@@ -118,6 +128,8 @@ def run(options: ServerOptions, config: RuntimeConfig) -> None:
     try:
         _run_in(state_dir, options, config)
     finally:
+        if options.env_file is not None:  # valid only while this emulator runs
+            options.env_file.unlink(missing_ok=True)
         if options.state_dir is None:
             shutil.rmtree(state_dir, ignore_errors=True)
 
@@ -161,17 +173,27 @@ def _run_in(state_dir: Path, options: ServerOptions, config: RuntimeConfig) -> N
             timeout_graceful_shutdown=1,  # idle keep-alive TLS connections would hold shutdown for 30 s
         )
     )
-    asyncio.run(_serve(server, listener, info, options.ready_file))
+    asyncio.run(_serve(server, listener, info, options))
 
 
-async def _serve(server: uvicorn.Server, listener: socket.socket, info: dict[str, Any], ready: Path | None) -> None:
+def _write_at_once(path: Path, text: str) -> None:
+    """Write ``path`` (owner-only: it holds the emulator's client secret) so that a reader polling
+    for it never sees it half written."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)
+    partial.write_text(text)
+    partial.replace(path)
+
+
+async def _serve(server: uvicorn.Server, listener: socket.socket, info: dict[str, Any], options: ServerOptions) -> None:
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.01)
     if server.started:
         print(banner(info), flush=True)
-        if ready is not None:
-            partial = ready.with_name(ready.name + ".partial")
-            partial.write_text(json.dumps(info, indent=2))
-            partial.replace(ready)
+        if options.ready_file is not None:
+            _write_at_once(options.ready_file, json.dumps(info, indent=2))
+        if options.env_file is not None:
+            _write_at_once(options.env_file, shell_exports(info))
     await serving

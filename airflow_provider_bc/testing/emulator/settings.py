@@ -58,4 +58,5 @@ class ServerOptions:
     seed: int = 42
     state_dir: Path | None = None  # None: a new temp dir, removed when the emulator stops
     ready_file: Path | None = None
+    env_file: Path | None = None  # shell exports, written when ready and removed when the emulator stops
     access_log: bool = True
