@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_bc import __version__
 from airflow_provider_bc.testing.emulator.extra import INSTALL_COMMAND
+from tests.readme_blocks import blocks
 from tests.support import REPO
 
 UV = Path(sys.executable).with_name("uv")  # dev.py installs uv into .venv
@@ -41,14 +43,19 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def fresh_venv(dists: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The python of a new venv holding the wheel, its dependencies and pytest, at the versions of this
-    environment (which uv's cache holds)."""
-    root = tmp_path_factory.mktemp("fresh")
+def constraints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pins of every package of this environment (which uv's cache holds), this provider's version included."""
     pins = run(UV, "pip", "freeze", "--exclude-editable", "--python", sys.executable)
     assert pins.returncode == 0, pins.stderr
-    constraints = root / "constraints.txt"
-    constraints.write_text(pins.stdout)
+    path = tmp_path_factory.mktemp("pins") / "constraints.txt"
+    path.write_text(f"{pins.stdout}airflow-provider-business-central=={__version__}\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(dists: tuple[Path, Path], constraints: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a new venv holding the wheel, its dependencies and pytest, at this environment's versions."""
+    root = tmp_path_factory.mktemp("fresh")
     venv = root / "venv"
     for command in (
         [UV, "venv", "--quiet", "--python", sys.executable, venv],
@@ -119,3 +126,20 @@ def test_the_emulator_without_the_extra_says_which_to_install(
     assert started.stderr.splitlines() == [
         f"error: the Business Central emulator needs trustme (the [emulator] extra): {INSTALL_COMMAND}"
     ]
+
+
+def test_the_readme_install_block_installs_the_provider_then_its_emulator_extra(
+    dists: tuple[Path, Path], constraints: Path, tmp_path: Path
+) -> None:
+    python = tmp_path / "venv" / "bin" / "python"
+    assert run(UV, "venv", "--quiet", "--python", sys.executable, python.parent.parent).returncode == 0
+    # the README's `pip install ...` lines as written, served the wheel built here (same name and version)
+    pip = (
+        f'pip() {{ shift; "{UV}" pip install --quiet --python "{python}" -c "{constraints}" '
+        f'--find-links "{dists[0].parent}" "$@"; }}\n'
+    )
+    installed = run("bash", "-euo", "pipefail", "-c", pip + blocks("install")[0])
+    assert installed.returncode == 0, installed.stderr
+    probe = "import airflow_provider_bc, trustme, uvicorn, jwt; print(airflow_provider_bc.__version__)"
+    imported = run(python, "-c", probe)
+    assert imported.returncode == 0 and imported.stdout.strip() == __version__, imported.stderr

@@ -1,0 +1,178 @@
+"""Every code block of the README runs, verbatim, in a test: a README that drifts from the code fails here.
+
+Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
+``connection-env``, ``hook``, ``tasks``, ``emulator``, ``walkthrough`` (the example DAGs in a fresh
+Airflow home against the emulator, as a user runs them), ``pool`` (after the walkthrough, in its home),
+``pytest-plugin``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.readme_blocks import blocks, opening_fences, tagged_blocks
+from tests.support import EXAMPLE_DAGS, REPO
+
+SCENARIOS = {"install", "connection-env", "hook", "tasks", "emulator", "walkthrough", "pool", "pytest-plugin"}
+VENV = Path(sys.executable).parent.parent  # the venv running the tests: the README's .venv
+
+
+def _user_env(**extra: str) -> dict[str, str]:
+    """A user's shell environment: none of this test session's Airflow, pytest or Python settings."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST", "PYTHON", "BC_"))}
+    return {**keep, **extra}
+
+
+def _stop_group(process: subprocess.Popen[Any]) -> None:
+    """End a shell started in its own session and whatever it left running (the emulator in background)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    with pytest.raises(ProcessLookupError):  # nothing of the group survives
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_every_code_block_belongs_to_a_scenario_tested_here() -> None:
+    tags = [tag for tag, _, _ in tagged_blocks()]
+    assert len(tags) == opening_fences(), "a README code block without <!-- readme-test: ... --> above it"
+    assert set(tags) == SCENARIOS
+
+
+def test_the_connection_env_block_is_a_connection_airflow_reads_and_the_hook_checks(tmp_path: Path) -> None:
+    check = (
+        f"{sys.executable} -c 'from airflow_provider_bc.hooks.business_central import BusinessCentralHook as H; "
+        "H().settings'"
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", blocks("connection-env")[0] + "\n" + check],
+        env=_user_env(AIRFLOW_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Airflow found and parsed the connection; our validation refuses its placeholders by name
+    assert done.returncode == 1 and "BusinessCentralConfigError" in done.stderr, done.stderr[-2000:]
+    assert "business_central_default" in done.stderr and "isn't defined" not in done.stderr
+    assert re.search(r"client id|client_id|company_id|login", done.stderr)
+
+
+def test_the_hook_block_reads_from_business_central(
+    bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", bc_emulator.airflow_connection_env())
+    namespace: dict[str, Any] = {}
+    exec(blocks("hook")[0], namespace)
+    assert namespace["entry"]["id"] == bc_emulator.documented_entry_id and namespace["entry"]["entryNumber"] == 1
+    assert set(namespace["row"]) >= {"id", "entryNumber", "itemNumber", "quantity"}  # the loop read rows
+    # the filter with O'Brien's quote (escaped, else a 400) read pages of matching entries
+    assert [r["status"] for r in bc_emulator.recent_requests() if r["route"] == "itemLedgerEntries"] == [200]
+
+
+def test_the_operator_sensor_and_extraction_blocks_build_their_tasks() -> None:
+    namespace: dict[str, Any] = {}
+    for code in blocks("tasks"):
+        exec(code, namespace)
+    assert type(namespace["get_entry"]).__name__ == "BusinessCentralGetItemLedgerEntryOperator"
+    assert namespace["get_entry"].entity_id == "{{ ti.xcom_pull(task_ids='choose_entry') }}"
+    assert namespace["wait"].deferrable and namespace["wait"].match == {
+        "documentNumber": "{{ params.document_number }}"
+    }
+    extract = namespace["extract"]
+    assert (extract.destination, extract.cursor, extract.format) == (
+        "s3://lake/business-central",
+        "last_modified",
+        "ndjson",
+    )
+
+
+def test_the_emulator_block_starts_the_emulator_and_a_signal_stops_it() -> None:
+    process = subprocess.Popen(
+        ["bash", "-c", blocks("emulator")[0]],
+        cwd=REPO,
+        env=_user_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    try:
+        lines: list[str] = []
+        for line in process.stdout:  # until the export line, the last of the start message
+            lines.append(line)
+            if line.startswith("export AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT="):
+                break
+        assert any("(20000 item ledger entries)" in line for line in lines), "".join(lines)
+    finally:
+        _stop_group(process)
+
+
+@pytest.fixture
+def user_checkout(tmp_path: Path) -> Iterator[Path]:
+    """A folder laid out as a clone where ``python3 dev.py`` ran: ``.venv`` and ``dags_examples/``."""
+    (tmp_path / ".venv").symlink_to(VENV)
+    (tmp_path / "dags_examples").symlink_to(EXAMPLE_DAGS)
+    yield tmp_path
+
+
+def test_the_walkthrough_runs_every_example_dag_then_the_pool_block(user_checkout: Path) -> None:
+    script = "\n".join(
+        [*blocks("walkthrough"), *blocks("pool"), ".venv/bin/airflow pools get business_central -o json"]
+    )
+    process = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=user_checkout,
+        env=_user_env(PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"),  # the pool block says `airflow`
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=900)
+    finally:
+        _stop_group(process)
+    assert process.returncode == 0, output[-6000:]
+    finished = dict(re.findall(r"DagRun Finished: dag_id=(\w+),.*? state=(\w+),", output))
+    assert finished == {
+        "bc_fetch_item_ledger_entry": "success",
+        "bc_wait_for_posting": "success",
+        "bc_reconcile_item_ledger": "success",
+        "bc_extract_item_ledger": "success",
+    }, output[-6000:]
+    assert '"date": "2022-06-02"' in output  # the run of 2022-06-03 reconciled its data interval
+    (pool,) = json.loads(output[output.rindex("[{") :])
+    assert pool["pool"] == "business_central" and int(pool["slots"]) == 5
+    deadline = time.monotonic() + 30  # the emulator, stopped by `kill %1`, removes its env file
+    while (user_checkout / ".bc-emulator.env").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (user_checkout / ".bc-emulator.env").exists()
+
+
+def test_the_pytest_plugin_blocks_make_a_working_suite(tmp_path: Path) -> None:
+    conftest, test = blocks("pytest-plugin")
+    (tmp_path / "conftest.py").write_text(conftest)
+    (tmp_path / "test_mine.py").write_text(test)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"],
+        cwd=tmp_path,
+        env=_user_env(AIRFLOW_HOME=str(tmp_path / "airflow")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
