@@ -5,7 +5,12 @@ Each creates ``.venv`` in this folder (if missing or out of date) and installs t
 its test and emulator extras into it; nothing is installed outside the folder.
 
     python3 dev.py demo    run the example DAGs against the bundled Business Central emulator
-    python3 dev.py test    ruff check, ruff format --check, mypy, then the whole pytest suite
+    python3 dev.py test    ruff check, ruff format --check, mypy, then the whole pytest suite (Airflow 3),
+                           then the Airflow 2 tests (below); fails if any step fails
+    python3 dev.py test ARGS...
+                           the checks, then pytest ARGS (Airflow 3 only), e.g. ``tests/hook -k secret``
+    python3 dev.py test-airflow2 [ARGS...]
+                           only the Airflow 2 tests: pytest ARGS (default: AIRFLOW_2_TESTS) in ``.venv-airflow2``
     python3 dev.py bench   run every script in benchmarks/
     python3 dev.py mutate  mutation testing of airflow_provider_bc/client (mutmut; not part of test or CI):
                            a fresh ``mutmut run`` in mutants/, then per module the mutants, how many
@@ -18,6 +23,15 @@ its test and emulator extras into it; nothing is installed outside the folder.
 
 ``mutmut results`` lists the mutants that were not killed, ``mutmut show NAME`` shows one
 (both from this folder, with .venv's mutmut). Settings: ``[tool.mutmut]`` in pyproject.toml.
+
+The Airflow 2 tests run in a second venv, ``.venv-airflow2`` (Python 3.11, made by .venv's uv, kept
+up to date like ``.venv``): the project with its test extra and the latest Airflow 2.11.x
+(AIRFLOW_2_PINS), the test files listed in AIRFLOW_2_TESTS: the hook, the operators, the sensor in
+all three modes (poke, reschedule, deferrable), the trigger, and the example DAGs run with
+``dag.test()``, extraction to S3 (moto) with its OpenLineage facets included. Left to Airflow 3 alone:
+the client, emulator and unit tests (no Airflow in them), the demo (the README's ``dev.py demo``,
+run with .venv), and the packaging and browser tests (the wheel and Airflow 3's UI). A test file
+for Airflow-facing code goes into AIRFLOW_2_TESTS too.
 """
 
 from __future__ import annotations
@@ -34,10 +48,26 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+BIN_FOLDER = "Scripts" if os.name == "nt" else "bin"
 VENV = ROOT / ".venv"
-BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+BIN = VENV / BIN_FOLDER
 PYTHON = BIN / "python"
-STAMP = VENV / ".installed-for"
+
+VENV_AIRFLOW_2 = ROOT / ".venv-airflow2"
+AIRFLOW_2_PYTHON = "3.11"  # one Airflow 2.11 supports (3.9 to 3.12)
+#: beside the project's own requirements; uv resolves the rest (common-compat and the other
+#: providers: their latest releases that still support Airflow 2.11)
+AIRFLOW_2_PINS = ("apache-airflow>=2.11,<2.12",)
+AIRFLOW_2_TESTS = (
+    "tests/hook",
+    "tests/tasks",
+    "tests/faults/test_task_arguments.py",
+    "tests/dag_runs/test_sensor_modes.py",
+    "tests/dag_runs/test_example_dags.py",
+    "tests/dag_runs/test_dag_file_imports.py",
+    "tests/extraction",
+    "tests/test_secret_scan.py",
+)
 
 
 def run(*args: str | Path) -> None:
@@ -48,16 +78,29 @@ def run(*args: str | Path) -> None:
         sys.exit(code)
 
 
-def ensure_venv() -> None:
-    """Create .venv and install the project into it unless pyproject.toml is unchanged since."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
-        return
-    if not PYTHON.exists():
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv>=0.5")
-    run(BIN / "uv", "pip", "install", "--quiet", "--python", PYTHON, "-e", ".[test]")
-    STAMP.write_text(wanted)
+def ensure_venv(folder: Path = VENV, *pins: str) -> Path:
+    """Create the venv ``folder`` (.venv, or .venv-airflow2 with uv) and install the project with its
+    test extra and ``pins`` into it, unless pyproject.toml and ``pins`` are unchanged since; its python."""
+    python = folder / BIN_FOLDER / "python"
+    stamp = folder / ".installed-for"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + "\n".join(pins).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if folder == VENV:  # uv comes from here
+        if not python.exists():
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv>=0.5")
+    elif not python.exists():
+        run(BIN / "uv", "venv", "--quiet", "--no-python-downloads", "--python", AIRFLOW_2_PYTHON, folder)
+    run(BIN / "uv", "pip", "install", "--quiet", "--python", python, "-e", ".[test]", *pins)
+    stamp.write_text(wanted)
+    return python
+
+
+def run_airflow_2_tests(args: list[str]) -> None:
+    """pytest ``args`` (default: AIRFLOW_2_TESTS) with Airflow 2.11, in .venv-airflow2."""
+    python = ensure_venv(VENV_AIRFLOW_2, *AIRFLOW_2_PINS)
+    run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(args or AIRFLOW_2_TESTS))
 
 
 def mutate(names: list[str]) -> None:
@@ -150,7 +193,7 @@ def main() -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be started by an older python3)
         sys.exit("Python 3.10 or newer is needed (3.11 recommended).")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"demo", "test", "bench", "mutate"}:
+    if command not in {"demo", "test", "test-airflow2", "bench", "mutate"}:
         sys.exit(__doc__)
     ensure_venv()
     if command == "demo":
@@ -160,6 +203,10 @@ def main() -> None:
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy", "airflow_provider_bc")
         run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:])
+        if not sys.argv[2:]:
+            run_airflow_2_tests([])
+    elif command == "test-airflow2":
+        run_airflow_2_tests(sys.argv[2:])
     elif command == "mutate":
         mutate(sys.argv[2:])
     else:

@@ -134,6 +134,7 @@ class SecretScanner:
         self._xcom_seen: set[tuple[Any, ...]] = set()
         self._original_error_init: Callable[..., None] | None = None
         self._original_dict_config: Callable[..., None] | None = None
+        self._levels: dict[str, int] = {}  # each watched logger's level before the first attach
 
     # -- what is looked for
     def add_secret(self, kind: str, value: str | None) -> None:
@@ -157,11 +158,16 @@ class SecretScanner:
             logger = logging.getLogger(name)
             if self.handler not in logger.handlers:
                 logger.addHandler(self.handler)
+            self._levels.setdefault(name, logger.level)
             logger.setLevel(logging.DEBUG)
 
     def detach(self) -> None:
+        """Remove the capture handler and give back the levels: what is logged at exit (Airflow 2
+        logs its DB pool's disposal) then goes nowhere near pytest's closed capture streams."""
         for name in LOGGERS:
-            logging.getLogger(name).removeHandler(self.handler)
+            logger = logging.getLogger(name)
+            logger.removeHandler(self.handler)
+            logger.setLevel(self._levels.pop(name, logger.level))
 
     def watch_logging_config(self) -> None:
         """Re-attach right after every ``logging.config.dictConfig`` (Airflow calls it inside

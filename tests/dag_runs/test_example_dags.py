@@ -16,8 +16,8 @@ from urllib.parse import unquote
 import pendulum
 import requests
 
-from airflow_provider_bc.testing.airflow_runs import load_dag, task_states, xcom_value
-from tests.support import DOCUMENTED_FIELDS, EXAMPLE_DAGS, task_history
+from airflow_provider_bc.testing.airflow_runs import dag_test, load_dag, task_states, xcom_value
+from tests.support import DOCUMENTED_FIELDS, EXAMPLE_DAGS, audit_trail, task_history
 
 DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
 RECONCILED_DAY = "2022-06-10"
@@ -81,7 +81,7 @@ def test_wait_dag_defers_until_the_entry_is_posted(
     # it looked, did not find it, was still waiting when it was posted, and found it by looking again
     assert seen_before_posting and seen_before_posting[0] >= 2
     assert _checks_for(bc_emulator, document) > seen_before_posting[0]
-    assert task_history(run, "wait_for_entry")["events"] == ["running", "deferred", "running", "success"]
+    assert task_history(run, "wait_for_entry")["events"] == audit_trail("running", "deferred", "running", "success")
     found = xcom_value(run, "wait_for_entry")
     assert [entry["documentNumber"] for entry in found] == [document]
     fetched = xcom_value(run, "fetch_entry")
@@ -122,7 +122,8 @@ def _write_ledger(path: Path, day: str, totals: dict[str, list[Decimal]]) -> Non
 
 def _reconcile(tmp_path: Path, ledger: Path) -> tuple[Any, dict[str, Any]]:
     reports = tmp_path / "reports"
-    run = load_dag(EXAMPLE_DAGS / "bc_reconcile_item_ledger.py").test(
+    run = dag_test(
+        load_dag(EXAMPLE_DAGS / "bc_reconcile_item_ledger.py"),
         logical_date=pendulum.datetime(*map(int, RECONCILED_DAY.split("-")), tz="UTC").add(days=1),
         run_conf={"expected_ledger": str(ledger), "report_dir": f"file://{reports}"},
     )
