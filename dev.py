@@ -24,7 +24,7 @@ its test and emulator extras into it; nothing is installed outside the folder.
 ``mutmut results`` lists the mutants that were not killed, ``mutmut show NAME`` shows one
 (both from this folder, with .venv's mutmut). Settings: ``[tool.mutmut]`` in pyproject.toml.
 
-The Airflow 2 tests run in a second venv, ``.venv-airflow2`` (Python 3.11, made by .venv's uv, kept
+The Airflow 2 tests run in a second venv, ``.venv-airflow2`` (the Python running dev.py, made by .venv's uv, kept
 up to date like ``.venv``): the project with its test extra and the latest Airflow 2.11.x
 (AIRFLOW_2_PINS), the test files listed in AIRFLOW_2_TESTS: the hook, the operators, the sensor in
 all three modes (poke, reschedule, deferrable), the trigger, and the example DAGs run with
@@ -54,7 +54,6 @@ BIN = VENV / BIN_FOLDER
 PYTHON = BIN / "python"
 
 VENV_AIRFLOW_2 = ROOT / ".venv-airflow2"
-AIRFLOW_2_PYTHON = "3.11"  # one Airflow 2.11 supports (3.9 to 3.12)
 #: beside the project's own requirements; uv resolves the rest (common-compat and the other
 #: providers: their latest releases that still support Airflow 2.11)
 AIRFLOW_2_PINS = ("apache-airflow>=2.11,<2.12",)
@@ -91,7 +90,8 @@ def ensure_venv(folder: Path = VENV, *pins: str) -> Path:
             venv.EnvBuilder(with_pip=True).create(VENV)
         run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv>=0.5")
     elif not python.exists():
-        run(BIN / "uv", "venv", "--quiet", "--no-python-downloads", "--python", AIRFLOW_2_PYTHON, folder)
+        # the Python running dev.py (Airflow 2.11 supports 3.9 to 3.12)
+        run(BIN / "uv", "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, folder)
     run(BIN / "uv", "pip", "install", "--quiet", "--python", python, "-e", ".[test]", *pins)
     stamp.write_text(wanted)
     return python

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
+from airflow_provider_bc.testing.airflow_runs import dag_test, prepare_airflow_home
 from airflow_provider_bc.testing.emulator.extra import exit_without_emulator_extra
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,8 +117,10 @@ def main() -> int:
         _banner(f"bc_reconcile_item_ledger: reconcile {day.date()} against the expected ledger")
         reports = WORK / "reports"
         # a manual run at midnight after the day covers the day's complete interval
-        run = load_dag(DAGS / "bc_reconcile_item_ledger.py").test(
-            logical_date=day.add(days=1), run_conf={"report_dir": f"file://{reports}"}
+        run = dag_test(
+            load_dag(DAGS / "bc_reconcile_item_ledger.py"),
+            logical_date=day.add(days=1),
+            run_conf={"report_dir": f"file://{reports}"},
         )
         report = xcom_value(run, "reconcile") or {}
         print(f"Reconciled {report.get('items')} items; differences:")
