@@ -19,7 +19,8 @@ lost = expected ids missing, duplicated = rows less distinct ids; the worst run 
     python benchmarks/extract.py [--entries 1000000] [--formats ndjson,parquet] [--skip-seq] [--repeat 1]
 
 Ends with ``RESULT speedup_vs_seq=<x> vs_raw5=<x> rss_mb=<peak at N, worst format> rss_ratio=<N vs N/10>
-lost=<n> duplicated=<n> max_in_flight=<n>``. MB are 10^6 bytes; ``max_in_flight`` is the emulator's
+lost=<n> duplicated=<n> max_in_flight=<n> rss_growth_mb=<peak at N less the RSS before the run, worst format>``.
+MB are 10^6 bytes; ``max_in_flight`` is the emulator's
 highest number of API requests in flight at once during the extraction runs.
 """
 
@@ -428,6 +429,8 @@ def main() -> None:
     vs_raw = results["raw5"]["seconds"] / t_extract
     rss_mb = max(results[f"{f} N"]["rss_mb"] for f in formats)
     rss_ratio = max(results[f"{f} N"]["rss_mb"] / results[f"{f} N/10"]["rss_mb"] for f in formats)
+    # what the extraction itself adds to the process (Airflow, pyarrow and the client imported before)
+    growth_mb = max(results[f"{f} N"]["rss_mb"] - results[f"{f} N"]["rss_before_mb"] for f in formats)
     lost = max(c["lost"] for c in checks.values())
     duplicated = max(c["duplicated"] for c in checks.values())
     unexpected = max(c["unexpected"] for c in checks.values())
@@ -447,7 +450,7 @@ def main() -> None:
     )
     print(
         f"RESULT speedup_vs_seq={speedup:.2f} vs_raw5={vs_raw:.2f} rss_mb={rss_mb:.1f} rss_ratio={rss_ratio:.2f} "
-        f"lost={lost} duplicated={duplicated} max_in_flight={in_flight}"
+        f"lost={lost} duplicated={duplicated} max_in_flight={in_flight} rss_growth_mb={growth_mb:.1f}"
     )
 
 
