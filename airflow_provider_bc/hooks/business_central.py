@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from copy import deepcopy
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _as_bool(value: Any, name: str, source: str) -> bool:
+def _as_bool(value: Any, name: str, source: str | None) -> bool:
     if isinstance(value, bool):
         return value
     if str(value).strip().lower() in _TRUE:
@@ -62,7 +63,7 @@ def _as_bool(value: Any, name: str, source: str) -> bool:
     raise BusinessCentralConfigError(name, f"{value!r} is not true or false", source=source)
 
 
-def _as_number(value: Any, name: str, source: str, kind: type[int] | type[float]) -> Any:
+def _as_number(value: Any, name: str, source: str | None, kind: type[int] | type[float]) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
@@ -70,15 +71,18 @@ def _as_number(value: Any, name: str, source: str, kind: type[int] | type[float]
 
 
 def settings_from_connection(
-    conn_id: str,
+    conn_id: str | None,
     *,
     login: str | None,
     password: str | None,
     host: str | None,
     extra: Mapping[str, Any],
 ) -> ClientSettings:
-    """Build validated :class:`ClientSettings` from the fields of a ``business_central`` connection."""
-    source = f"connection {conn_id!r}"
+    """Build validated :class:`ClientSettings` from the fields of a ``business_central`` connection.
+
+    An extra that is absent, ``null`` or empty gets the default of :class:`ClientSettings`. Errors
+    name the connection ``conn_id`` (``None``: they name none)."""
+    source = None if conn_id is None else f"connection {conn_id!r}"
     options: dict[str, Any] = {}
     for name in ("environment", "company_id", "api_route", "authority", "scope"):
         value = _extra_value(extra, name)
@@ -113,7 +117,7 @@ def settings_from_connection(
         **options,
     )
     if settings.verify is False:
-        log.warning("TLS certificate verification is OFF for %s (extra 'verify' is false)", source)
+        log.warning("TLS certificate verification is OFF for %s (extra 'verify' is false)", source or "a connection")
     return settings
 
 
@@ -145,9 +149,9 @@ class BusinessCentralHook(BaseHook):
         conn = await get_async_connection(self.business_central_conn_id, hook=self)
         return self._settings_of(conn, await get_async_extra_dejson(conn))
 
-    def _settings_of(self, conn: Any, extra: Mapping[str, Any] | None = None) -> ClientSettings:
+    def _settings_of(self, conn: Any, extra: Mapping[str, Any] | None = None, *, named: bool = True) -> ClientSettings:
         return settings_from_connection(
-            self.business_central_conn_id,
+            self.business_central_conn_id if named else None,
             login=conn.login,
             password=conn.password,
             host=conn.host,
@@ -202,38 +206,51 @@ class BusinessCentralHook(BaseHook):
         return self.client.list_companies()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Get a token and list companies; check the default company is among them."""
+        """Get a token and list companies; check the default company is among them.
+
+        The messages name no connection: Airflow's UI tests a copy saved under a random id."""
+        from airflow_provider_bc.client.client import BusinessCentralClient
+
         try:
-            companies = self.list_companies()
+            settings = self._settings_of(self.get_connection(self.business_central_conn_id), named=False)
+            client = BusinessCentralClient(settings)
+            try:
+                companies = client.list_companies()
+            finally:
+                client.close()
         except BusinessCentralError as error:
             return False, str(error)
         known = {str(c.get("id", "")).lower(): c.get("name") for c in companies}
-        default = self.settings.company_id
+        default = settings.company_id
         if default and default.lower() not in known:
             listing = ", ".join(f"{name} ({cid})" for cid, name in known.items()) or "none"
             return False, (
                 f"Connected, but default company {default} (extra 'company_id') is not in environment "
-                f"{self.settings.environment!r}; companies there: {listing}"
+                f"{settings.environment!r}; companies there: {listing}"
             )
         names = ", ".join(str(name) for name in known.values())
-        return True, f"Connected to environment {self.settings.environment!r}: {len(known)} companies ({names})"
+        return True, f"Connected to environment {settings.environment!r}: {len(known)} companies ({names})"
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (Airflow 2.11; Airflow 3 reads ``conn-fields``)."""
+        """Extra fields of the connection form (Airflow < 3.2; later ones read ``conn-fields``)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import BooleanField, StringField
 
         widgets: dict[str, Any] = {}
-        for name, (label, json_type, _default, description) in EXTRA_FIELDS.items():
-            if json_type == "boolean":
-                widgets[name] = BooleanField(lazy_gettext(label), description=description)
+        for name, field in EXTRA_FIELDS.items():
+            # no required validator: Airflow 2's one form holds the extra fields of every connection type
+            description = f"Required. {field.help}" if field.required else field.help
+            if field.json_type == "boolean":
+                widgets[name] = BooleanField(lazy_gettext(field.label), description=description)
             else:
-                widgets[name] = StringField(lazy_gettext(label), widget=BS3TextFieldWidget(), description=description)
+                widgets[name] = StringField(
+                    lazy_gettext(field.label), widget=BS3TextFieldWidget(), description=description
+                )
         return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabelled and hidden standard fields (Airflow 2.11; Airflow 3 reads ``ui-field-behaviour``)."""
-        return UI_FIELD_BEHAVIOUR
+        """Relabelled, hidden and placeholder fields (Airflow < 3.2; later ones read ``ui-field-behaviour``)."""
+        return deepcopy(UI_FIELD_BEHAVIOUR)  # a copy: Airflow 2 prefixes the placeholders' keys in place
