@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -51,9 +52,12 @@ def ensure_chromium() -> None:
             pytrace=False,
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(APT_INSTALL, env=env, capture_output=True).returncode != 0:  # stale package lists
-        subprocess.run(["apt-get", "update"], env=env, check=True, capture_output=True)
-        subprocess.run(APT_INSTALL, env=env, check=True, capture_output=True)
+    done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
+    if done.returncode != 0:  # stale package lists: refresh them once
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+        done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"`{' '.join(APT_INSTALL)}` failed:\n{done.stderr[-2000:]}", pytrace=False)
 
 
 def free_port() -> int:
@@ -101,7 +105,7 @@ def airflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield base
     finally:
-        os.killpg(server.pid, 15)
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 
