@@ -22,6 +22,8 @@ class BusinessCentralEntityTrigger(BaseTrigger):
     ``timeout_at`` (epoch seconds) passes, or ``{"status": "error", "message": ...}`` on an error
     that waiting cannot fix (credentials, permissions, malformed request). Transient errors are
     logged and polling goes on. Only the connection id and the lookup are serialized, never a secret.
+    Every trigger of a connection in a triggerer shares one client (one connection pool, one token
+    cache, one governor: at most 5 requests in flight per principal).
     """
 
     def __init__(
@@ -73,7 +75,7 @@ class BusinessCentralEntityTrigger(BaseTrigger):
         return None if self.timeout_at is None else self.timeout_at - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
+        from airflow_provider_bc.client.shared_clients import shared_async_client
 
         try:
             settings = await BusinessCentralHook(self.business_central_conn_id).aget_settings()
@@ -81,7 +83,7 @@ class BusinessCentralEntityTrigger(BaseTrigger):
             yield TriggerEvent({"status": "error", "message": str(error)})
             return
         described = self.lookup.describe()
-        async with AsyncBusinessCentralClient(settings) as client:
+        async with shared_async_client(settings) as client:  # one per connection for the whole triggerer
             check = 0
             while True:
                 check += 1

@@ -17,6 +17,7 @@ import pytest
 from airflow.providers.common.compat.module_loading import import_string
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
+from airflow_provider_bc.client import shared_clients
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.sensors.business_central import BusinessCentralItemLedgerEntrySensor
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
@@ -121,7 +122,7 @@ class _Records(logging.Handler):
         self._logger.removeHandler(self)
 
 
-def test_fifty_triggers_share_one_event_loop_without_blocking_it(
+def test_fifty_triggers_share_one_event_loop_and_one_connection_pool_without_blocking_it(
     bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
 ) -> None:
     bc_connection(fresh_client=True)
@@ -160,3 +161,7 @@ def test_fifty_triggers_share_one_event_loop_without_blocking_it(
     assert len(fetches) >= 10  # tokens were fetched while the triggers ran...
     assert all(r.thread != loop_thread[0] for r in fetches)  # ...and never on the event loop's thread
     assert bc_emulator.stats()["max_concurrency"] <= 5
+    # one client for all 50 (a client each would open at least 50 connections): a pool of at most 5 busy
+    reads = [r for r in bc_emulator.recent_requests() if r["route"] == "itemLedgerEntries"]
+    assert len(reads) >= 100 and len({r["connection"] for r in reads}) <= 10  # 2+ checks each
+    assert not shared_clients._shared  # the last trigger to finish closed it

@@ -28,6 +28,7 @@ class Request:
     query_string: str
     headers: dict[str, str]
     body: bytes
+    connection: str = ""  # the client's address and port: one per TCP connection
 
     @property
     def target(self) -> str:
@@ -58,6 +59,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         query_string=scope["query_string"].decode("latin-1"),
         headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
         body=b"".join(chunks),
+        connection=":".join(map(str, scope.get("client") or ())),
     )
 
 

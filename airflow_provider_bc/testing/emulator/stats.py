@@ -30,6 +30,7 @@ class RequestRecord:
     status: int
     authorization: bool
     headers: dict[str, str]
+    connection: str  # the client's address:port, one per TCP connection (to see connections reused)
 
 
 class Stats:
@@ -75,6 +76,7 @@ class Stats:
                 status=status,
                 authorization="authorization" in request.headers,
                 headers=headers,
+                connection=request.connection,
             )
         )
 
