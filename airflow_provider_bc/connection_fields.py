@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from airflow_provider_bc.client.settings import DEFAULT_API_HOST, ClientSettings
+from airflow_provider_bc.client.settings import AUTH_TYPES, DEFAULT_API_HOST, ClientSettings
 from airflow_provider_bc.names import CONN_TYPE, DEFAULT_CONN_ID
 
 __all__ = ["CONN_TYPE", "DEFAULT_CONN_ID", "EXTRA_FIELDS", "HOOK_NAME", "UI_FIELD_BEHAVIOUR", "ExtraField"]
@@ -44,6 +44,8 @@ class ExtraField:
     setting: str | None = None
     required: bool = False
     section: str = ADVANCED
+    #: the values a select offers in Airflow 3's form (empty: a free field; Airflow 2 has text fields only)
+    choices: tuple[str, ...] = ()
 
     @property
     def default(self) -> str | None:
@@ -58,11 +60,10 @@ class ExtraField:
     def conn_field(self) -> dict[str, Any]:
         """The field in ``conn-fields``: Airflow 3 marks it required when its type admits no ``null``."""
         json_type: str | list[str] = self.json_type if self.required else [self.json_type, "null"]
-        return {
-            "label": self.label,
-            "description": self.help,
-            "schema": {"type": json_type, "section": self.section},
-        }
+        schema: dict[str, Any] = {"type": json_type, "section": self.section}
+        if self.choices:
+            schema["enum"] = [*self.choices] if self.required else [None, *self.choices]
+        return {"label": self.label, "description": self.help, "schema": schema}
 
 
 EXTRA_FIELDS: dict[str, ExtraField] = {
@@ -76,8 +77,27 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
     "environment": ExtraField(
         "Environment", "string", "Business Central environment name.", "environment", section=ESSENTIALS
     ),
+    "auth_type": ExtraField(
+        "Authentication",
+        "string",
+        "client_secret; certificate (password: the key's passphrase, if any); workload_identity; "
+        "managed_identity (login: a user-assigned identity's client ID, or empty); "
+        "basic (on-premises: login the user, password the web service access key).",
+        "auth_type",
+        section=ESSENTIALS,
+        choices=AUTH_TYPES,
+    ),
     "company_id": ExtraField(
         "Default company ID", "string", "Company GUID used when a task names none.", section=ESSENTIALS
+    ),
+    "certificate_path": ExtraField(
+        "Certificate file", "string", "certificate: PEM file of the certificate uploaded to the app registration."
+    ),
+    "private_key_path": ExtraField(
+        "Private key file", "string", "certificate: PEM file of the certificate's private key (may hold both)."
+    ),
+    "federated_token_file": ExtraField(
+        "Federated token file", "string", "workload_identity: when empty, $AZURE_FEDERATED_TOKEN_FILE."
     ),
     "api_route": ExtraField("API route", "string", "api/v2.0, or api/{publisher}/{group}/{version}.", "api_route"),
     "authority": ExtraField("Authority host", "string", "Entra authority host (other clouds).", "authority"),

@@ -18,6 +18,12 @@ DEFAULT_SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DEFAULT_ENVIRONMENT = "production"
 DEFAULT_API_ROUTE = "api/v2.0"
 
+#: how the client proves who it is: Entra client secret, certificate, federated token file, managed
+#: identity (all bearer tokens), or Basic (user + web service access key, Business Central on-premises)
+AUTH_TYPES = ("client_secret", "certificate", "workload_identity", "managed_identity", "basic")
+#: the environment variable Azure workload identity sets to the federated token file
+FEDERATED_TOKEN_FILE_ENV = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 (a variable name)
+
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$")
 _API_ROUTE = re.compile(r"^api(/[A-Za-z0-9][A-Za-z0-9._-]*){1,3}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -45,14 +51,24 @@ class ClientSettings:
     """
 
     client_id: str
-    client_secret: str = field(repr=False)
-    tenant_id: str
+    #: the client secret (``client_secret``) or the web service access key (``basic``)
+    client_secret: str = field(default="", repr=False)
+    tenant_id: str = ""
     environment: str = DEFAULT_ENVIRONMENT
     company_id: str | None = None
     api_host: str = DEFAULT_API_HOST
     api_route: str = DEFAULT_API_ROUTE
     authority: str = DEFAULT_AUTHORITY
     scope: str = DEFAULT_SCOPE
+    auth_type: str = "client_secret"
+    #: ``certificate``: PEM certificate and private key, each a file or inline text (a key file may hold both)
+    certificate_path: str | None = None
+    private_key_path: str | None = None
+    certificate: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    private_key_passphrase: str | None = field(default=None, repr=False)
+    #: ``workload_identity``: the federated token file (default: ``$AZURE_FEDERATED_TOKEN_FILE``)
+    federated_token_file: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
     max_retries: int = 6
@@ -75,19 +91,37 @@ class ClientSettings:
         object.__setattr__(self, "authority", self.authority.rstrip("/"))
         object.__setattr__(self, "api_route", self.api_route.strip("/"))
         object.__setattr__(self, "proxies", MappingProxyType(dict(self.proxies)))
+        if self.auth_type == "workload_identity" and not self.federated_token_file:
+            object.__setattr__(self, "federated_token_file", os.environ.get(FEDERATED_TOKEN_FILE_ENV) or None)
         self._validate()
 
     def _fail(self, name: str, problem: str) -> BusinessCentralConfigError:
         return BusinessCentralConfigError(name, problem, source=self.source)
 
-    def _validate(self) -> None:
-        if not self.client_id.strip():
-            raise self._fail("client_id", "missing: set the connection's Client ID (login)")
-        if not self.client_secret:
+    def _validate_credential(self) -> None:
+        if self.auth_type not in AUTH_TYPES:
+            raise self._fail("auth_type", f"{self.auth_type!r} is unknown: use one of {', '.join(AUTH_TYPES)}")
+        if self.auth_type != "managed_identity" and not self.client_id.strip():
+            what = "user name" if self.auth_type == "basic" else "Entra application (client) ID"
+            raise self._fail("client_id", f"missing: set the connection's login to the {what}")
+        if self.auth_type == "client_secret" and not self.client_secret:
             raise self._fail("client_secret", "missing: set the connection's Client Secret (password)")
-        if not self.tenant_id:
+        if self.auth_type == "basic" and not self.client_secret:
+            raise self._fail("client_secret", "missing: set the connection's password to the web service access key")
+        if self.auth_type == "certificate":
+            from airflow_provider_bc.client.credentials import load_certificate
+
+            load_certificate(self)
+        if self.auth_type == "workload_identity":
+            from airflow_provider_bc.client.credentials import read_federated_token
+
+            read_federated_token(self)
+
+    def _validate(self) -> None:
+        self._validate_credential()
+        if self.auth_type != "basic" and not self.tenant_id:
             raise self._fail("tenant_id", "missing: set extra 'tenant_id' to the Entra tenant GUID or domain")
-        if not _TENANT.match(self.tenant_id):
+        if self.tenant_id and not _TENANT.match(self.tenant_id):
             raise self._fail("tenant_id", f"{self.tenant_id!r} is neither a GUID nor a domain name")
         if not _ENVIRONMENT.match(self.environment):
             raise self._fail(

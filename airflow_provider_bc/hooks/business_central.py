@@ -43,6 +43,12 @@ _NUMBERS: dict[str, tuple[str, type[int] | type[float]]] = {
     "request_window": ("request_window", float),
 }
 _FALSE = {"false", "0", "no", "off"}
+#: text extras taken as they are, for every auth type and for one
+_TEXTS = ("environment", "company_id", "api_route", "authority", "scope")
+_CREDENTIAL_TEXTS = {
+    "certificate": ("certificate_path", "private_key_path", "certificate", "private_key"),
+    "workload_identity": ("federated_token_file",),
+}
 
 
 def _extra_value(extra: Mapping[str, Any], name: str) -> Any:
@@ -84,7 +90,8 @@ def settings_from_connection(
     name the connection ``conn_id`` (``None``: they name none)."""
     source = None if conn_id is None else f"connection {conn_id!r}"
     options: dict[str, Any] = {}
-    for name in ("environment", "company_id", "api_route", "authority", "scope"):
+    auth_type = str(_extra_value(extra, "auth_type") or "client_secret")
+    for name in (*_TEXTS, *_CREDENTIAL_TEXTS.get(auth_type, ())):
         value = _extra_value(extra, name)
         if value is not None:
             options[name] = str(value)
@@ -108,9 +115,11 @@ def settings_from_connection(
                 "proxies", 'must be a JSON object like {"https": "http://proxy:3128"}', source=source
             )
         options["proxies"] = parsed
+    # the password is the client secret, the web service access key, or the private key's passphrase
+    options["private_key_passphrase" if auth_type == "certificate" else "client_secret"] = password or ""
     settings = ClientSettings(
         client_id=login or "",
-        client_secret=password or "",
+        auth_type=auth_type,
         tenant_id=str(_extra_value(extra, "tenant_id") or ""),
         api_host=host or DEFAULT_API_HOST,
         source=source,
@@ -239,6 +248,7 @@ class BusinessCentralHook(BaseHook):
         from wtforms import BooleanField, StringField
 
         widgets: dict[str, Any] = {}
+        # Airflow 2 takes text, number and boolean fields only: a select (auth_type) is a text field there
         for name, field in EXTRA_FIELDS.items():
             # no required validator: Airflow 2's one form holds the extra fields of every connection type
             description = f"Required. {field.help}" if field.required else field.help

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.settings import AUTH_TYPES, ClientSettings
 from airflow_provider_bc.connection_fields import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR, conn_fields
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook, settings_from_connection
 
@@ -55,6 +55,7 @@ def test_defaults_shown_are_the_client_defaults() -> None:
     shown = {name: field.default for name, field in EXTRA_FIELDS.items() if field.default is not None}
     assert shown == {
         "environment": DEFAULTS["environment"],
+        "auth_type": DEFAULTS["auth_type"],
         "api_route": DEFAULTS["api_route"],
         "authority": DEFAULTS["authority"],
         "scope": DEFAULTS["scope"],
@@ -67,6 +68,17 @@ def test_defaults_shown_are_the_client_defaults() -> None:
     for name, field in conn_fields().items():
         assert "default" not in field["schema"], name
         assert (EXTRA_FIELDS[name].default or "") in field["description"]
+
+
+def test_auth_type_offers_every_auth_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    widget = ProvidersManager().connection_form_widgets["extra__business_central__auth_type"].field
+    if isinstance(widget, dict):  # Airflow 3: a dropdown of the enum; null (untouched) is the default
+        assert widget["schema"]["enum"] == [None, *AUTH_TYPES]
+    else:  # Airflow 2 takes no select: a text field whose help names each value
+        assert all(name in widget.kwargs["description"] for name in AUTH_TYPES)
+    assert AUTH_TYPES[0] == DEFAULTS["auth_type"] == "client_secret"
 
 
 @pytest.mark.parametrize("empty", [None, ""], ids=["null", "empty string"])
