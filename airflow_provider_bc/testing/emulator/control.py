@@ -6,7 +6,10 @@ an answer is JSON (400 for invalid input, 404 for an unknown company, entry or e
 * ``GET info``, ``GET stats``, ``GET config``, ``GET tokens``; ``POST reset`` (no body).
 * ``POST config``: settings to change, e.g. ``{"latency": 0.1, "bandwidth": 2000000}``; answers them all.
 * ``POST faults``: ``{"kind": ..., "count": ..., ...}`` (see :class:`.faults.Fault`).
-* ``POST clients``: ``{"client_id"?, "client_secret"?}``; ``POST revoke``: ``{"client_id"?}``.
+* ``POST clients``: ``{"client_id"?, "client_secret"?, "certificate"?}`` (a PEM certificate to add);
+  ``POST revoke``: ``{"client_id"?}``.
+* ``POST clients/federated``: ``{"client_id", "issuer", "subject", "issuer_key"}`` (the issuer's PEM
+  public key) adds a federated credential; ``POST clients/federated/remove``: ``{"client_id", "subject"}``.
 * ``POST entries``: ``{"company_id"?, "fields": {...}}`` appends an item ledger entry (the next
   entryNumber, now as lastModifiedDateTime, generated values for the fields not given).
 * ``POST entries/modify``: ``{"company_id"?, "entry_id", "fields": {...}}`` changes stored fields (not
@@ -60,8 +63,29 @@ def _add_fault(state: EmulatorState, body: dict[str, Any]) -> Any:
 
 
 def _register_client(state: EmulatorState, body: dict[str, Any]) -> Any:
-    client_id, client_secret = state.directory.register(body.get("client_id"), body.get("client_secret"))
+    client_id, client_secret = state.directory.register(
+        body.get("client_id"), body.get("client_secret"), body.get("certificate")
+    )
     return {"client_id": client_id, "client_secret": client_secret}
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _add_federated(state: EmulatorState, body: dict[str, Any]) -> Any:
+    client_id, subject = _text(body, "client_id"), _text(body, "subject")
+    state.directory.add_federated_credential(client_id, _text(body, "issuer"), subject, _text(body, "issuer_key"))
+    return {"client_id": client_id, "subject": subject}
+
+
+def _remove_federated(state: EmulatorState, body: dict[str, Any]) -> Any:
+    client_id, subject = _text(body, "client_id"), _text(body, "subject")
+    state.directory.remove_federated_credential(client_id, subject)
+    return {"client_id": client_id, "subject": subject}
 
 
 def _revoke(state: EmulatorState, body: dict[str, Any]) -> Any:
@@ -124,6 +148,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "reset"): _reset,
     ("POST", "faults"): _add_fault,
     ("POST", "clients"): _register_client,
+    ("POST", "clients/federated"): _add_federated,
+    ("POST", "clients/federated/remove"): _remove_federated,
     ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
     ("POST", "entries/modify"): _modify_entry,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import math
@@ -22,6 +23,34 @@ from .settings import RuntimeConfig
 
 BC_RESOURCE = "https://api.businesscentral.dynamics.com"
 ISSUED_LIMIT = 10_000
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: the audience Entra requires in a federated (workload identity) token
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def _thumbprint(certificate_pem: str) -> str:
+    """The certificate's SHA-256 thumbprint as a JWT's ``x5t#S256`` header carries it (base64url)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    digest = x509.load_pem_x509_certificate(certificate_pem.encode()).fingerprint(hashes.SHA256())
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _presented_thumbprint(header: dict[str, Any]) -> str:
+    """The ``x5t#S256`` header as :func:`_thumbprint` spells it (MSAL pads it; the RFC does not)."""
+    value = str(header.get("x5t#S256", ""))
+    return value.replace("+", "-").replace("/", "_").rstrip("=")
+
+
+def _public_key(pem: str) -> Any:
+    """The public key of a PEM certificate or a PEM public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    if "BEGIN CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return serialization.load_pem_public_key(pem.encode())
 
 
 class EntraError(Exception):
@@ -75,6 +104,9 @@ class Directory:
         self.config = config
         self.on_change = on_change
         self.apps: dict[str, str] = {}
+        self.certificates: dict[str, list[str]] = {}  # client id: PEM certificates registered
+        #: client id: federated credentials, each {"issuer", "subject", "issuer_key"} (the issuer's public key)
+        self.federated: dict[str, list[dict[str, str]]] = {}
         self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
         self.generations: dict[str, int] = {}  # client id: generation of the key signing its new tokens
         self.valid_from: dict[str, int] = {}  # client id: oldest generation not revoked (absent: 0)
@@ -87,6 +119,8 @@ class Directory:
             "apps": dict(self.apps),
             "generations": dict(self.generations),
             "valid_from": dict(self.valid_from),
+            "certificates": {k: list(v) for k, v in self.certificates.items()},
+            "federated": {k: [dict(c) for c in v] for k, v in self.federated.items()},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -95,18 +129,51 @@ class Directory:
         self.apps = {str(k): str(v) for k, v in data["apps"].items()}
         self.generations = {str(k): int(v) for k, v in data.get("generations", {}).items()}
         self.valid_from = {str(k): int(v) for k, v in data.get("valid_from", {}).items()}
+        self.certificates = {str(k): [str(c) for c in v] for k, v in data.get("certificates", {}).items()}
+        self.federated = {str(k): [dict(c) for c in v] for k, v in data.get("federated", {}).items()}
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change(self.snapshot())
 
-    def register(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
-        """Register (or re-key) a client application; missing values are generated."""
+    def register(
+        self, client_id: str | None = None, client_secret: str | None = None, certificate: str | None = None
+    ) -> tuple[str, str]:
+        """Register (or re-key) a client application; missing values are generated. A PEM ``certificate``
+        is added to the application's certificates (its SHA-256 thumbprint identifies it)."""
         client_id = client_id or str(uuid.uuid4())
         client_secret = client_secret or f"{secrets.token_urlsafe(6)}~{secrets.token_urlsafe(27)}"
+        if certificate is not None:
+            try:
+                _thumbprint(certificate)
+            except ValueError:
+                raise ValueError("certificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)") from None
+            self.certificates.setdefault(client_id, []).append(certificate)
         self.apps[client_id] = client_secret
         self._changed()
         return client_id, client_secret
+
+    def add_federated_credential(self, client_id: str, issuer: str, subject: str, issuer_key: str) -> None:
+        """Trust tokens of ``issuer`` (signed with the key of PEM ``issuer_key``) for ``subject`` as
+        ``client_id``'s credential, as a federated identity credential of an app registration."""
+        if client_id not in self.apps:
+            raise LookupError(f"no client application with id {client_id}")
+        try:
+            _public_key(issuer_key)
+        except ValueError:
+            raise ValueError("issuer_key must be a PEM public key or certificate") from None
+        record = {"issuer": issuer, "subject": subject, "issuer_key": issuer_key}
+        self.federated[client_id] = [c for c in self.federated.get(client_id, []) if c["subject"] != subject]
+        self.federated[client_id].append(record)
+        self._changed()
+
+    def remove_federated_credential(self, client_id: str, subject: str) -> None:
+        """Delete the federated credential of ``client_id`` for ``subject``: its tokens are refused."""
+        records = self.federated.get(client_id, [])
+        if not any(c["subject"] == subject for c in records):
+            raise LookupError(f"no federated credential for subject {subject!r} on client {client_id}")
+        self.federated[client_id] = [c for c in records if c["subject"] != subject]
+        self._changed()
 
     def register_once(self, client_id: str) -> tuple[str, str]:
         """``(id, secret)`` of ``client_id``, registered with a new secret only if it is unknown."""
@@ -189,14 +256,16 @@ class Directory:
                 "administrator of the tenant or consented to by any user in the tenant. You may have sent "
                 "your authentication request to the wrong tenant.",
             )
-        if not form.get("client_secret"):
+        if form.get("client_assertion"):
+            self._check_assertion(client_id, form)
+        elif not form.get("client_secret"):
             raise EntraError(
                 401,
                 "invalid_client",
                 7000216,
                 "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
             )
-        if not hmac.compare_digest(form["client_secret"].encode(), self.apps[client_id].encode()):
+        elif not hmac.compare_digest(form["client_secret"].encode(), self.apps[client_id].encode()):
             raise EntraError(
                 401,
                 "invalid_client",
@@ -220,6 +289,87 @@ class Directory:
             "ext_expires_in": lifetime,
             "access_token": self._token(client_id, scope.strip().removesuffix("/.default"), lifetime),
         }
+
+    def _check_assertion(self, client_id: str, form: dict[str, str]) -> None:
+        """Accept the client assertion of ``client_id``: a JWT signed with a registered certificate
+        (``x5t#S256`` header; ``aud`` the token endpoint, ``iss`` = ``sub`` = the client id), or a
+        federated token matching a federated credential (issuer, subject, ``api://AzureADTokenExchange``)."""
+        if form.get("client_assertion_type") != JWT_BEARER:
+            raise EntraError(
+                400, "invalid_request", 50027, f"client_assertion_type must be '{JWT_BEARER}' with a client_assertion."
+            )
+        assertion = form["client_assertion"]
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise EntraError(401, "invalid_client", 50027, "JWT token is invalid or malformed.") from None
+        if "x5t#S256" in header:
+            self._check_certificate_assertion(client_id, assertion, header)
+        else:
+            self._check_federated_assertion(client_id, assertion, claims)
+
+    def _verify(self, assertion: str, key: Any, audience: str, algorithms: list[str]) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                assertion, key, algorithms=algorithms, audience=audience, options={"require": ["exp", "aud", "iss"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise EntraError(
+                401,
+                "invalid_client",
+                700024,
+                f"Client assertion is not within its valid time range. Current time: "
+                f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ}.",
+            ) from None
+        except jwt.InvalidAudienceError:
+            raise EntraError(
+                401, "invalid_client", 700212, f"The client assertion's audience claim must be '{audience}'."
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise EntraError(
+                401, "invalid_client", 7000274, "Client assertion contains an invalid signature."
+            ) from None
+        except jwt.InvalidTokenError as exc:
+            raise EntraError(401, "invalid_client", 50027, f"JWT token is invalid or malformed: {exc}.") from None
+        return claims
+
+    def _check_certificate_assertion(self, client_id: str, assertion: str, header: dict[str, Any]) -> None:
+        presented = _presented_thumbprint(header)
+        registered = {_thumbprint(pem): pem for pem in self.certificates.get(client_id, [])}
+        if presented not in registered:
+            raise EntraError(
+                401,
+                "invalid_client",
+                700027,
+                "The certificate with identifier used to sign the client assertion is not registered on "
+                f"application. [Reason - The key was not found., Thumbprint of key used by client: '{presented}', "
+                f"Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys "
+                f"for app Id '{client_id}'.]",
+            )
+        audience = f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token"
+        claims = self._verify(assertion, _public_key(registered[presented]), audience, ["PS256", "RS256"])
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            raise EntraError(
+                401,
+                "invalid_client",
+                700023,
+                f"Client assertion issuer and subject must be the client id '{client_id}'.",
+            )
+
+    def _check_federated_assertion(self, client_id: str, assertion: str, claims: dict[str, Any]) -> None:
+        issuer, subject, audience = claims.get("iss"), claims.get("sub"), claims.get("aud")
+        for record in self.federated.get(client_id, []):
+            if record["issuer"] == issuer and record["subject"] == subject:
+                self._verify(assertion, _public_key(record["issuer_key"]), FEDERATED_AUDIENCE, ["RS256", "ES256"])
+                return
+        raise EntraError(
+            400,
+            "invalid_request",
+            70021,
+            "No matching federated identity record found for presented assertion. "
+            f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'.",
+        )
 
     def _token(self, client_id: str, audience: str, lifetime: int) -> str:
         now = time.time()

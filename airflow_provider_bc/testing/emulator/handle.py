@@ -365,10 +365,24 @@ class EmulatorHandle:
         result = self._control("POST", "revoke", {"client_id": client_id})
         return str(result["client_id"])
 
-    def register_client(self, client_id: str | None = None, client_secret: str | None = None) -> tuple[str, str]:
-        """Register another client application (random id/secret unless given): ``(id, secret)``."""
-        result = self._control("POST", "clients", {"client_id": client_id, "client_secret": client_secret})
+    def register_client(
+        self, client_id: str | None = None, client_secret: str | None = None, *, certificate: str | None = None
+    ) -> tuple[str, str]:
+        """Register another client application (random id/secret unless given): ``(id, secret)``. A PEM
+        ``certificate`` is added to its certificates: assertions signed with its key are accepted."""
+        body = {"client_id": client_id, "client_secret": client_secret, "certificate": certificate}
+        result = self._control("POST", "clients", body)
         return str(result["client_id"]), str(result["client_secret"])
+
+    def add_federated_credential(self, client_id: str, issuer: str, subject: str, issuer_key: str) -> None:
+        """Let ``client_id`` sign in with federated tokens of ``issuer`` for ``subject`` (workload
+        identity), verified with ``issuer_key`` (PEM public key; see ``testing.credentials.FederatedIssuer``)."""
+        body = {"client_id": client_id, "issuer": issuer, "subject": subject, "issuer_key": issuer_key}
+        self._control("POST", "clients/federated", body)
+
+    def remove_federated_credential(self, client_id: str, subject: str) -> None:
+        """Delete ``client_id``'s federated credential for ``subject``: Entra refuses its tokens (AADSTS70021)."""
+        self._control("POST", "clients/federated/remove", {"client_id": client_id, "subject": subject})
 
     def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
         """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.).
