@@ -238,9 +238,14 @@ class TokenProvider:
             error = str(result.get("error", "unknown_error")) if isinstance(result, dict) else "unknown_error"
             description = str(result.get("error_description", "")) if isinstance(result, dict) else ""
             error_class = BusinessCentralThrottledError if error in _ENTRA_TRANSIENT else BusinessCentralAuthError
-            who = f"client id {settings.client_id}" if settings.client_id else "the system-assigned identity"
+            if settings.auth_type == "managed_identity":
+                who = "The managed identity endpoint refused a token for " + (
+                    f"client id {settings.client_id}" if settings.client_id else "the system-assigned identity"
+                )
+            else:
+                who = f"Entra ID refused a token for client id {settings.client_id} in tenant {settings.tenant_id}"
             raise error_class(
-                f"Entra ID refused a token for {who} in tenant {settings.tenant_id}: {error}: "
+                f"{who}: {error}: "
                 f"{description.splitlines()[0] if description else ''}; {_what_to_check(settings, self._certificate)}",
                 code=error,
             )

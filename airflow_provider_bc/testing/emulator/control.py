@@ -10,6 +10,9 @@ an answer is JSON (400 for invalid input, 404 for an unknown company, entry or e
   ``POST revoke``: ``{"client_id"?}``.
 * ``POST clients/federated``: ``{"client_id", "issuer", "subject", "issuer_key"}`` (the issuer's PEM
   public key) adds a federated credential; ``POST clients/federated/remove``: ``{"client_id", "subject"}``.
+* ``POST identities``: ``{"client_id"?}`` assigns a user-assigned managed identity to the host (none:
+  enables the system-assigned one); answers its ``client_id`` and the ``identity_header``. The
+  identity endpoints themselves are under ``identity/`` (:mod:`.managed_identity`).
 * ``POST entries``: ``{"company_id"?, "fields": {...}}`` appends an item ledger entry (the next
   entryNumber, now as lastModifiedDateTime, generated values for the fields not given).
 * ``POST entries/modify``: ``{"company_id"?, "entry_id", "fields": {...}}`` changes stored fields (not
@@ -31,6 +34,7 @@ from typing import Any
 
 from .asgi import JSON_TYPE, Reply, Request, json_reply
 from .faults import Fault
+from .managed_identity import IDENTITY_PREFIX, managed_identity_reply
 from .routes import CONTROL_PREFIX
 from .schema import decimal_text
 from .seed import DEFAULT_COMPANY_ID
@@ -94,6 +98,11 @@ def _revoke(state: EmulatorState, body: dict[str, Any]) -> Any:
     return {"client_id": client_id}
 
 
+def _assign_identity(state: EmulatorState, body: dict[str, Any]) -> Any:
+    client_id = state.directory.assign_managed_identity(body.get("client_id") or None)
+    return {"client_id": client_id, "identity_header": state.directory.identity_header}
+
+
 def _company_id(state: EmulatorState, body: dict[str, Any]) -> str:
     company_id = str(body.get("company_id") or DEFAULT_COMPANY_ID).lower()
     if state.store.company(company_id) is None:
@@ -150,6 +159,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "clients"): _register_client,
     ("POST", "clients/federated"): _add_federated,
     ("POST", "clients/federated/remove"): _remove_federated,
+    ("POST", "identities"): _assign_identity,
     ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
     ("POST", "entries/modify"): _modify_entry,
@@ -159,6 +169,8 @@ HANDLERS: dict[tuple[str, str], Handler] = {
 
 def control_reply(state: EmulatorState, request: Request) -> Reply:
     """Answer one control API request with JSON (400 for invalid input, 404 for unknown ones)."""
+    if request.path.startswith(IDENTITY_PREFIX):
+        return managed_identity_reply(state, request)
     handler = HANDLERS.get((request.method, request.path.removeprefix(CONTROL_PREFIX).strip("/")))
     if handler is None:
         return json_reply(404, {"error": f"no control endpoint {request.method} {request.path}"})

@@ -107,6 +107,11 @@ class Directory:
         self.certificates: dict[str, list[str]] = {}  # client id: PEM certificates registered
         #: client id: federated credentials, each {"issuer", "subject", "issuer_key"} (the issuer's public key)
         self.federated: dict[str, list[dict[str, str]]] = {}
+        #: managed identities assigned to the host: the system-assigned one's client id, user-assigned ones
+        self.system_identity: str | None = None
+        self.user_identities: set[str] = set()
+        #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
+        self.identity_header = secrets.token_urlsafe(24)
         self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
         self.generations: dict[str, int] = {}  # client id: generation of the key signing its new tokens
         self.valid_from: dict[str, int] = {}  # client id: oldest generation not revoked (absent: 0)
@@ -370,6 +375,25 @@ class Directory:
             "No matching federated identity record found for presented assertion. "
             f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'.",
         )
+
+    def assign_managed_identity(self, client_id: str | None = None) -> str:
+        """Assign a user-assigned identity (``client_id``) to the host, or enable its system-assigned
+        one (``None``); return the identity's client id."""
+        if client_id is None:
+            self.system_identity = self.system_identity or str(uuid.uuid4())
+            return self.system_identity
+        self.user_identities.add(client_id)
+        return client_id
+
+    def managed_identity(self, client_id: str | None) -> str | None:
+        """The client id of the host's identity ``client_id`` asks for (``None``: system-assigned), if assigned."""
+        if client_id is None:
+            return self.system_identity
+        return client_id if client_id in self.user_identities else None
+
+    def access_token(self, client_id: str, audience: str, lifetime: int) -> str:
+        """A new access token of ``client_id`` for ``audience`` (as for a managed identity)."""
+        return self._token(client_id, audience, lifetime)
 
     def _token(self, client_id: str, audience: str, lifetime: int) -> str:
         now = time.time()

@@ -276,10 +276,12 @@ class EmulatorHandle:
         return response.json()
 
     def stats(self) -> dict[str, Any]:
-        """Counters (``requests[route][status]``, ``tokens_issued``), the highest numbers of BC API requests
+        """Counters (``requests[route][status]``, the operations inside ``$batch`` requests as
+        ``operations[route][status]``, ``tokens_issued``), the highest numbers of BC API requests
         processed at once (``max_concurrency``: holding one of the per-principal slots) and in flight
         at once (``max_in_flight``: from arrival to the answer's last byte, queued ones too), all
-        principals together; the recent log and the configuration."""
+        principals together; the recent log (a ``$batch``'s record lists its ``operations``: id, method,
+        path, route, status) and the configuration."""
         result: dict[str, Any] = self._control("GET", "stats")
         return result
 
@@ -348,7 +350,10 @@ class EmulatorHandle:
         0 and the others with the status answered (``stall`` and ``slow_body`` when the answer is ready,
         before the delay, so also when the client gave up).
         ``route`` is a route name as in :meth:`stats`; ``path_contains`` matches path and query.
-        ``delay``, ``content_type``, ``location`` and ``value`` are refused with other kinds."""
+        ``delay``, ``content_type``, ``location`` and ``value`` are refused with other kinds.
+        An operation inside a ``$batch`` is matched as the request it stands for, by the status,
+        ``value`` and ``next_link`` kinds only (the others wait for a request of its own); a fault on the
+        route ``$batch`` answers the whole batch (:mod:`.batch`)."""
         fault: dict[str, Any] = {"kind": str(kind_or_status), "count": count, "route": route, "method": method}
         fault |= {"path_contains": path_contains, "retry_after": retry_after, "next_link": next_link}
         fault |= {"delay": delay, "content_type": content_type, "location": location}
@@ -383,6 +388,21 @@ class EmulatorHandle:
     def remove_federated_credential(self, client_id: str, subject: str) -> None:
         """Delete ``client_id``'s federated credential for ``subject``: Entra refuses its tokens (AADSTS70021)."""
         self._control("POST", "clients/federated/remove", {"client_id": client_id, "subject": subject})
+
+    def assign_managed_identity(self, client_id: str | None = None, *, style: str = "app_service") -> dict[str, str]:
+        """Give this host a managed identity: a user-assigned one (``client_id``) or, without one, the
+        system-assigned one. Returns the environment variables that point MSAL at the emulator's
+        endpoint of ``style``: ``app_service`` (``IDENTITY_ENDPOINT``, ``IDENTITY_HEADER``) or ``imds``
+        (``AZURE_POD_IDENTITY_AUTHORITY_HOST``, MSAL's override of ``http://169.254.169.254``)."""
+        result = self._control("POST", "identities", {"client_id": client_id})
+        if style == "imds":
+            return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": f"{self.base_url}/_emulator/identity/imds"}
+        if style != "app_service":
+            raise ValueError(f"style must be 'app_service' or 'imds', not {style!r}")
+        return {
+            "IDENTITY_ENDPOINT": f"{self.base_url}/_emulator/identity/msi/token",
+            "IDENTITY_HEADER": str(result["identity_header"]),
+        }
 
     def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
         """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.).
