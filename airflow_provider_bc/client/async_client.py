@@ -1,18 +1,18 @@
 """Business Central client (async) for triggers: httpx, MSAL kept off the event loop, the sync
-client's URLs, retry decisions, answer reading and paging."""
+client's URLs, retry decisions, answer reading, paging and ``$batch`` reads."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from functools import partial
+from collections.abc import AsyncIterator, Hashable, Iterable
 from types import TracebackType
 from typing import Any
 
 from typing_extensions import Unpack
 
 from airflow_provider_bc.client.auth import TokenProvider
+from airflow_provider_bc.client.batch import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.client import ReadOptions, first_page_query, log_page
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Exchange
@@ -20,7 +20,7 @@ from airflow_provider_bc.client.governor import Governor, governor_for
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.paging import Page, PageCursor
 from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
-from airflow_provider_bc.client.retry import Attempts
+from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
 
@@ -55,20 +55,42 @@ class AsyncBusinessCentralClient:
         """As ``BusinessCentralClient.run``; MSAL (sync, may do HTTP) runs in a worker thread."""
         exchange = Exchange(self.settings, query, page_size=page_size)
         deadline = None if time_budget is None else time.monotonic() + time_budget
-        attempts = Attempts(self.settings, f"GET {query.url}", deadline=deadline)
+        attempts = Attempts(self.settings, f"{exchange.method} {query.url}", deadline=deadline)
         while True:
             try:
-                token = await asyncio.to_thread(self._tokens.token)
+                send = exchange.attempt(self._transport.send, await asyncio.to_thread(self._tokens.token))
                 answer = await self.governor.asend(
-                    partial(self._transport.get, exchange.url, exchange.params, exchange.headers(token)),
-                    max_pause=self.settings.retry_after_max,
+                    send, max_pause=self.settings.retry_after_max, operations=query.operations
                 )
                 return exchange.read(answer)
             except BusinessCentralError as error:
                 retrying = attempts.after(error)
-            if retrying.new_token:
-                await asyncio.to_thread(self._tokens.invalidate)
-            await asyncio.sleep(retrying.wait)
+            await self._pause(retrying)
+
+    async def _pause(self, retrying: Retrying) -> None:
+        """As ``BusinessCentralClient._pause``, without blocking the event loop."""
+        if retrying.new_token:
+            await asyncio.to_thread(self._tokens.invalidate)
+        await asyncio.sleep(retrying.wait)
+
+    async def run_batch(self, batch: BatchRead[Result]) -> Result:
+        """As ``BusinessCentralClient.run_batch``."""
+        while (query := batch.next_request()) is not None:
+            if (retrying := batch.read(await self.run(query))) is not None:
+                await self._pause(retrying)
+        return batch.result()
+
+    async def get_entities(
+        self, entity_set: str, ids: Iterable[str], **options: Unpack[BatchOptions]
+    ) -> dict[str, dict[str, Any] | None]:
+        """As ``BusinessCentralClient.get_entities``: entities by id in ``$batch`` requests."""
+        return await self.run_batch(EntitiesById(self.settings, self.urls, entity_set, ids, **options))
+
+    async def find_many(
+        self, entity_set: str, field: str, values: Iterable[Hashable], **options: Unpack[BatchOptions]
+    ) -> dict[Hashable, list[dict[str, Any]]]:
+        """As ``BusinessCentralClient.find_many``: each value's matches, in ``$batch`` requests."""
+        return await self.run_batch(MatchesByValue(self.settings, self.urls, entity_set, field, values, **options))
 
     async def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """As ``BusinessCentralClient.lookup``: the entity or matches, ``[]`` when there is none yet."""

@@ -1,4 +1,4 @@
-"""Async HTTP for triggers: ``httpx`` sending each GET once; retries are decided in :mod:`.retry`."""
+"""Async HTTP for triggers: ``httpx`` sending each request once; retries are decided in :mod:`.retry`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
 
 
 class AsyncTransport:
-    """GETs over one ``httpx.AsyncClient``; close it with :meth:`aclose`."""
+    """Requests over one ``httpx.AsyncClient``; close it with :meth:`aclose`."""
 
     def __init__(self, settings: ClientSettings) -> None:
         import httpx
@@ -31,12 +31,19 @@ class AsyncTransport:
             follow_redirects=False,
         )
 
-    async def get(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str]) -> Answer:
-        """One GET with its whole answer read; no complete answer raises a typed error."""
+    async def send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> Answer:
+        """One request with its whole answer read; no complete answer raises a typed error."""
         import httpx
 
         try:
-            response = await self._client.get(url, params=params, headers=headers)
+            response = await self._client.request(method, url, params=params, headers=headers, content=body)
         except httpx.HTTPError as exc:
             raise no_answer(url, self._settings, headers.get("client-request-id"), exc) from None
         return Answer(response.status_code, response.headers, response.content)

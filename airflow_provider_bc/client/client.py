@@ -1,17 +1,17 @@
-"""Business Central API v2.0 client (sync): entities by id, lookups, lazy paging, companies."""
+"""Business Central API v2.0 client (sync): entities by id (one or many), lookups, lazy paging, companies."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import replace
-from functools import partial
 from typing import Any, TypedDict
 
 from typing_extensions import Unpack
 
 from airflow_provider_bc.client.auth import TokenProvider
+from airflow_provider_bc.client.batch import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Exchange
 from airflow_provider_bc.client.governor import Governor, governor_for
@@ -25,7 +25,7 @@ from airflow_provider_bc.client.queries import (
     found_entities,
     lookup_query,
 )
-from airflow_provider_bc.client.retry import Attempts
+from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.transport import SyncTransport
 from airflow_provider_bc.client.urls import ApiUrls
@@ -109,20 +109,28 @@ class BusinessCentralClient:
         """
         exchange = Exchange(self.settings, query, page_size=page_size)
         deadline = None if time_budget is None else time.monotonic() + time_budget
-        attempts = Attempts(self.settings, f"GET {query.url}", deadline=deadline)
+        attempts = Attempts(self.settings, f"{exchange.method} {query.url}", deadline=deadline)
         while True:
             try:
-                token = self._tokens.token()
-                answer = self.governor.send(
-                    partial(self._transport.get, exchange.url, exchange.params, exchange.headers(token)),
-                    max_pause=self.settings.retry_after_max,
-                )
+                send = exchange.attempt(self._transport.send, self._tokens.token())
+                answer = self.governor.send(send, max_pause=self.settings.retry_after_max, operations=query.operations)
                 return exchange.read(answer)
             except BusinessCentralError as error:
                 retrying = attempts.after(error)
-            if retrying.new_token:
-                self._tokens.invalidate()
-            time.sleep(retrying.wait)
+            self._pause(retrying)
+
+    def _pause(self, retrying: Retrying) -> None:
+        """Wait as a retry decision says, dropping the token first when it asks for a new one."""
+        if retrying.new_token:
+            self._tokens.invalidate()
+        time.sleep(retrying.wait)
+
+    def run_batch(self, batch: BatchRead[Result]) -> Result:
+        """Send a batch read's ``$batch`` requests (each through :meth:`run`) and return what it found."""
+        while (query := batch.next_request()) is not None:
+            if (retrying := batch.read(self.run(query))) is not None:
+                self._pause(retrying)
+        return batch.result()
 
     def get(self, lookup: Lookup) -> dict[str, Any]:
         """The entity ``lookup.entity_id`` (``@odata.*`` annotations kept); raises not-found when absent."""
@@ -135,6 +143,26 @@ class BusinessCentralClient:
     def get_item_ledger_entry(self, entity_id: str, **options: Unpack[EntityOptions]) -> dict[str, Any]:
         """One item ledger entry by its id (options as :meth:`get_entity`)."""
         return self.get_entity(ITEM_LEDGER_ENTRIES, entity_id, **options)
+
+    def get_entities(
+        self, entity_set: str, ids: Iterable[str], **options: Unpack[BatchOptions]
+    ) -> dict[str, dict[str, Any] | None]:
+        """Entities by id in ``$batch`` requests (:mod:`.batch`): each id as given maps to its entity,
+        or ``None`` when there is none.
+
+        Options ``company_id``, ``select``, ``batch_size`` (GETs per batch, at most 100). Every id is
+        checked before anything is sent (a malformed one raises :class:`BusinessCentralQueryError`
+        naming it); each distinct id is read once.
+        """
+        return self.run_batch(EntitiesById(self.settings, self.urls, entity_set, ids, **options))
+
+    def find_many(
+        self, entity_set: str, field: str, values: Iterable[Hashable], **options: Unpack[BatchOptions]
+    ) -> dict[Hashable, list[dict[str, Any]]]:
+        """The entities whose ``field`` equals each of ``values`` (one ``eq`` GET per distinct value,
+        in ``$batch`` requests): each value maps to its matches, ``[]`` for none. Options as
+        :meth:`get_entities`."""
+        return self.run_batch(MatchesByValue(self.settings, self.urls, entity_set, field, values, **options))
 
     def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """The entity with ``lookup.entity_id``, or up to ``lookup.top`` matching ``lookup.filter``;

@@ -1,17 +1,19 @@
-"""What a GET sends and how its answer is read: shared by the sync and async clients.
+"""What a request sends and how its answer is read: shared by the sync and async clients.
 
-The clients only do the I/O: they send :attr:`Exchange.url`, :attr:`Exchange.params` and
-:meth:`Exchange.headers`, and hand the :class:`Answer` to :meth:`Exchange.read`.
+The clients only do the I/O: they send :attr:`Exchange.method`, :attr:`Exchange.url`,
+:attr:`Exchange.params`, :meth:`Exchange.headers` and :attr:`Exchange.body`, and hand the
+:class:`Answer` to :meth:`Exchange.read`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.client.errors import (
@@ -24,6 +26,7 @@ from airflow_provider_bc.client.json_text import loads_keeping_text
 from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 
+Sent = TypeVar("Sent")
 USER_AGENT: Final = f"airflow-provider-business-central/{__version__}"
 MAX_PAGE_SIZE: Final = 20_000
 #: 404 codes saying the record asked for does not exist; any other 404 (an unknown company,
@@ -46,11 +49,13 @@ class Answer:
 
 
 class Exchange:
-    """One GET to the API: its URL, parameters and headers, and the reading of its answer."""
+    """One request to the API (a GET, or a POST when the query has a body): what it sends, and the
+    reading of its answer."""
 
     def __init__(self, settings: ClientSettings, query: Query, *, page_size: int | None = None) -> None:
         if page_size is not None and not 1 <= page_size <= MAX_PAGE_SIZE:
             raise BusinessCentralQueryError("page_size", f"must be between 1 and {MAX_PAGE_SIZE}, got {page_size!r}")
+        self.method = "GET" if query.body is None else "POST"
         self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
@@ -59,7 +64,8 @@ class Exchange:
         self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
-        self._static_headers = {"client-request-id": self.client_request_id}
+        self.body = query.body
+        self._static_headers = {"client-request-id": self.client_request_id, **query.headers}
         if page_size is not None:
             self._static_headers["Prefer"] = f"odata.maxpagesize={page_size}"
         if settings.read_only_intent:
@@ -68,6 +74,11 @@ class Exchange:
     def headers(self, token: str) -> dict[str, str]:
         """Headers for the next attempt, carrying ``token`` as the bearer."""
         return {**self._static_headers, "Authorization": f"Bearer {token}"}
+
+    def attempt(self, send: Callable[..., Sent], token: str) -> Callable[[], Sent]:
+        """A transport's ``send`` bound to this request (method, URL, parameters, body) and the
+        headers of an attempt with ``token``."""
+        return partial(send, self.method, self.url, self.params, self.headers(token), self.body)
 
     def read(self, answer: Answer) -> dict[str, Any]:
         """The answer's JSON object, or the typed error it amounts to (raised).

@@ -7,7 +7,8 @@ through that principal's :class:`Governor`, which:
 
 * lets at most ``limit`` requests run at once (``max_in_flight``, lowered after 429s, see below);
   a request holds its slot only while its HTTP exchange runs, never while it waits to retry;
-* starts at most ``max_requests`` requests per ``window`` seconds (sliding);
+* starts at most ``max_requests`` requests per ``window`` seconds (sliding); a ``$batch`` counts its
+  operations there (as the emulator does: how BC counts them is not documented), one slot in flight;
 * hands slots out first come, first served, to threads and event loops alike;
 * adapts to 429 answers (AIMD): a 429 lowers ``limit`` by one (not below 1), once for all the
   requests that were already running when it was lowered; every ``recovery`` answers in a row
@@ -105,19 +106,20 @@ class Ledger:
             return math.inf
         while self._starts and self._starts[0] <= now - self.limits.window:
             self._starts.popleft()
-        window_free_at = self._starts[0] + self.limits.window if len(self._starts) >= self.limits.max_requests else now
+        over = len(self._starts) - self.limits.max_requests  # a batch may have taken the window past its limit
+        window_free_at = self._starts[over] + self.limits.window if over >= 0 else now
         return max(0.0, self._paused_until - now, window_free_at - now)
 
-    def start(self, now: float, waiting_since: float | None = None) -> int:
-        """Record a request starting at ``now`` (after waiting for a slot since ``waiting_since``);
-        returns its epoch, to hand back to :meth:`finish`."""
+    def start(self, now: float, waiting_since: float | None = None, operations: int = 1) -> int:
+        """Record a request of ``operations`` operations (each counted in the window) starting at ``now``
+        (after waiting for a slot since ``waiting_since``); returns its epoch, to hand back to :meth:`finish`."""
         if waiting_since is not None:
             self.waits += 1
             self.wait_seconds += now - waiting_since
         self.in_flight += 1
         self.started += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        self._starts.append(now)
+        self._starts.extend([now] * operations)
         return self._lowerings
 
     def finish(self, epoch: int, now: float, status: int | None = None, pause: float = 0.0) -> bool:
@@ -158,10 +160,12 @@ class Ledger:
 
 
 class _Waiter:
-    """A request queued for a slot since ``since``; ``epoch`` is set when it is granted one."""
+    """A request of ``operations`` operations queued for a slot since ``since``; ``epoch`` is set when
+    it is granted one."""
 
-    def __init__(self, since: float) -> None:
+    def __init__(self, since: float, operations: int) -> None:
         self.since = since
+        self.operations = operations
         self.epoch: int | None = None
         self.waited = False  # not granted a slot on its first look
 
@@ -171,8 +175,8 @@ class _Waiter:
 
 
 class _ThreadWaiter(_Waiter):
-    def __init__(self, since: float) -> None:
-        super().__init__(since)
+    def __init__(self, since: float, operations: int) -> None:
+        super().__init__(since, operations)
         self.event = threading.Event()
 
     def wake(self) -> bool:
@@ -181,8 +185,8 @@ class _ThreadWaiter(_Waiter):
 
 
 class _LoopWaiter(_Waiter):
-    def __init__(self, since: float) -> None:
-        super().__init__(since)
+    def __init__(self, since: float, operations: int) -> None:
+        super().__init__(since, operations)
         self.loop = asyncio.get_running_loop()
         self.event = asyncio.Event()
 
@@ -212,12 +216,13 @@ class Governor:
         with self._lock:
             return self._ledger.stats(len(self._queue))
 
-    def send(self, request: Callable[[], Answer], *, max_pause: float = 0.0) -> Answer:
+    def send(self, request: Callable[[], Answer], *, max_pause: float = 0.0, operations: int = 1) -> Answer:
         """Run ``request`` (one HTTP exchange) in a slot, blocking the thread until one is free.
 
-        ``max_pause``: the longest 429 ``Retry-After`` the caller waits for, and so holds back new starts.
+        ``max_pause``: the longest 429 ``Retry-After`` the caller waits for, and so holds back new starts;
+        ``operations``: how many the request carries (a ``$batch``'s), each counted in the window.
         """
-        waiter = _ThreadWaiter(self._clock())
+        waiter = _ThreadWaiter(self._clock(), operations)
         self._enqueue(waiter)
         try:
             while True:
@@ -235,9 +240,11 @@ class Governor:
         finally:
             self._release(waiter, answer, max_pause)
 
-    async def asend(self, request: Callable[[], Awaitable[Answer]], *, max_pause: float = 0.0) -> Answer:
+    async def asend(
+        self, request: Callable[[], Awaitable[Answer]], *, max_pause: float = 0.0, operations: int = 1
+    ) -> Answer:
         """As :meth:`send`, waiting without blocking the event loop; cancelling the wait gives the slot back."""
-        waiter = _LoopWaiter(self._clock())
+        waiter = _LoopWaiter(self._clock(), operations)
         self._enqueue(waiter)
         try:
             while True:
@@ -290,7 +297,7 @@ class Governor:
                 self._queue.popleft()  # its event loop is closed: it never runs
                 continue
             self._queue.popleft()
-            head.epoch = self._ledger.start(now, head.since if head.waited else None)
+            head.epoch = self._ledger.start(now, head.since if head.waited else None, head.operations)
             if head is not caller and not head.wake():
                 self._ledger.finish(head.epoch, now)
                 head.epoch = None

@@ -1,8 +1,8 @@
-"""The GETs behind each client method (URL, query options, context), for the sync and async clients."""
+"""The requests behind each client method (URL, query options, context), for the sync and async clients."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,7 +14,9 @@ from airflow_provider_bc.client.urls import ApiUrls
 
 @dataclass(frozen=True)
 class Query:
-    """One GET: where, with which query options, and how to describe it in an error.
+    """One GET (or, with a ``body``, a POST of JSON: a ``$batch``): where, with which query options and
+    ``headers``, and how to describe it in an error. ``operations``: how many API operations it carries,
+    each counted against the principal's request window (a ``$batch``'s, one each).
 
     With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
     reads as an empty collection instead of raising. With ``exact_numbers``, decimals in the
@@ -31,6 +33,9 @@ class Query:
     exact_numbers: bool = False
     parsed_fields: tuple[str, ...] | None = None
     document: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    operations: int = 1
 
 
 def collection_query(

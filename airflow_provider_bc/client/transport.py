@@ -1,4 +1,4 @@
-"""Sync HTTP: one ``requests`` session per client sending each GET once; retries are decided in :mod:`.retry`."""
+"""Sync HTTP: one ``requests`` session per client sending each request once; retries are decided in :mod:`.retry`."""
 
 from __future__ import annotations
 
@@ -80,17 +80,24 @@ def no_answer(
 
 
 class SyncTransport:
-    """Sends one GET and reads its whole answer; no complete answer raises a typed error."""
+    """Sends one request and reads its whole answer; no complete answer raises a typed error."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
         self._session = PinnedSession(settings)
         self._session.headers["Accept"] = "application/json"
 
-    def get(self, url: str, params: Mapping[str, str] | None, headers: Mapping[str, str]) -> Answer:
-        """One GET; its body is read in full here, so a body cut off or stalled raises too."""
+    def send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+    ) -> Answer:
+        """One request; its answer's body is read in full here, so a body cut off or stalled raises too."""
         try:
-            response = self._session.get(url, params=params, headers=headers)
+            response = self._session.request(method, url, params=params, headers=headers, data=body)
         except requests.RequestException as exc:
             raise no_answer(url, self._settings, headers.get("client-request-id"), exc) from None
         return Answer(response.status_code, response.headers, response.content)

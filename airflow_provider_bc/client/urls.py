@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import quote, urlsplit, urlunsplit
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadAnswerError,
@@ -52,9 +53,9 @@ class ApiUrls:
         self._settings = settings
         self.origin = origin_of(settings.api_host)
         self._origin_parts = urlsplit(settings.api_host)
-        self.service_root = (
-            f"{settings.api_host}/v2.0/{quote(settings.tenant_id)}/{quote(settings.environment)}/{settings.api_route}"
-        )
+        online = f"v2.0/{quote(settings.tenant_id)}/{quote(settings.environment)}/"
+        # on-premises: the host carries port and server instance (https://bc.local:7048/BC), no tenant
+        self.service_root = f"{settings.api_host}/{'' if settings.auth_type == 'basic' else online}{settings.api_route}"
 
     def company_id(self, company_id: str | None) -> str:
         """The company to use: the argument, else the settings' default; a GUID either way."""
@@ -70,6 +71,18 @@ class ApiUrls:
     def metadata(self) -> str:
         """URL of the service's ``$metadata`` document (EDMX: entity types and sets)."""
         return f"{self.service_root}/$metadata"
+
+    def batch(self) -> str:
+        """URL of the ``$batch`` endpoint: many requests in one POST."""
+        return f"{self.service_root}/$batch"
+
+    def in_batch(self, url: str, params: Mapping[str, str] | None) -> str:
+        """``url`` with ``params`` as the URL of an operation of a ``$batch``: relative to the service root."""
+        relative = url.removeprefix(f"{self.service_root}/")
+        if relative == url:
+            raise BusinessCentralBadAnswerError(f"{url[:200]!r} is not under the service root {self.service_root!r}")
+        query = urlencode(params or {}, quote_via=quote, safe="$,'()")
+        return f"{relative}?{query}" if query else relative
 
     def companies(self) -> str:
         """URL of the companies collection."""

@@ -39,6 +39,12 @@ class Reader:
             return self._sync.lookup(lookup)
         return self._loop.run_until_complete(self._async.lookup(lookup))
 
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """The client's ``method`` with these arguments (awaited on the async path)."""
+        if self.path == "sync":
+            return getattr(self._sync, method)(*args, **kwargs)
+        return self._loop.run_until_complete(getattr(self._async, method)(*args, **kwargs))
+
     def pages(self, entity_set: str = "itemLedgerEntries", **options: Any) -> Iterator[Page]:
         """The pages of a collection read, one at a time."""
         read: ReadOptions = {"select": "id,entryNumber", "page_size": 100, **options}  # type: ignore[typeddict-item]

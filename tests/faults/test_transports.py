@@ -151,8 +151,8 @@ class Transport:
     ) -> Answer:
         headers = headers if headers is not None else {"client-request-id": "ours-1"}
         if isinstance(self._transport, SyncTransport):
-            return self._transport.get(url, params, headers)
-        return self._run(self._transport.get(url, params, headers))  # type: ignore[no-any-return]
+            return self._transport.send("GET", url, params, headers)
+        return self._run(self._transport.send("GET", url, params, headers))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         if isinstance(self._transport, SyncTransport):

@@ -157,6 +157,16 @@ def test_the_window_holds_back_starts_until_its_oldest_start_leaves_it() -> None
     assert ledger.started == 4
 
 
+def test_a_batch_counts_its_operations_in_the_window_and_one_slot_in_flight() -> None:
+    ledger = Ledger(Limits(max_in_flight=5, max_requests=10, window=100.0))
+    ledger.start(0.0, operations=8)
+    assert (ledger.delay(5.0), ledger.in_flight) == (0.0, 1)  # 8 of 10: room for one more start
+    ledger.start(5.0, operations=8)
+    assert ledger.delay(6.0) == 94.0  # 16 in the window: 6 of the 8 at 0.0 must leave it first
+    assert ledger.delay(100.0) == 0.0
+    assert ledger.started == 2
+
+
 def test_a_request_waits_while_every_slot_is_taken() -> None:
     ledger = Ledger(Limits(max_in_flight=2))
     first = ledger.start(0.0)

@@ -1,4 +1,4 @@
-"""The emulator's ASGI application: control API, faults, Entra routes, then the BC API."""
+"""The emulator's ASGI application: control API, faults, Entra routes, then the BC API (and ``$batch``)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ from .asgi import (
     send_paced,
     send_reply,
 )
+from .batch import BatchReply, BatchRunner, read_batch
 from .bc_api import BusinessCentralApi
 from .control import control_reply
 from .entra import EntraError, entra_error_reply
-from .errors import ApiError, bc_headers, error_reply
+from .errors import ApiError, bc_headers, error_reply, no_resource
 from .faults import CUT, DROP, REAL_ANSWER_KINDS, SLOW_BODY, STALL, Fault
-from .routes import CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
+from .routes import BATCH, CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve
 from .state import EmulatorState
 from .stats import DROPPED
 
@@ -40,6 +41,7 @@ class EmulatorApp:
     def __init__(self, state: EmulatorState, api: BusinessCentralApi) -> None:
         self.state = state
         self.api = api
+        self.batches = BatchRunner(api, state.faults)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,7 +85,9 @@ class EmulatorApp:
             await send_reply(send, reply, cut_at=len(reply.body) // 2)
             await drop_connection(send, receive)
             return
-        self.state.stats.record(request, route.name, reply.status)
+        self.state.stats.record(
+            request, route.name, reply.status, reply.operations if isinstance(reply, BatchReply) else None
+        )
         delay = fault.delay if fault is not None and fault.delay is not None else 0.0
         if kind == STALL and await client_gone_within(receive, delay):
             return
@@ -106,19 +110,23 @@ class EmulatorApp:
 
     async def _business_central(self, route: Route, request: Request, correlation_id: str, deliver: Deliver) -> None:
         """Answer in one of the principal's processing slots, held until the answer is sent (a body
-        sent slowly keeps it busy, as BC streams the rows it reads); errors are answered outside."""
+        sent slowly keeps it busy, as BC streams the rows it reads); errors are answered outside.
+        A ``$batch`` counts its operations in the rate window (:mod:`.batch`)."""
         try:
             if route.name == "other":
-                raise ApiError(
-                    404,
-                    "BadRequest_NotFound",
-                    f"No HTTP resource was found that matches the request URI '{self.api.base_url}{request.path}'.",
-                )
+                raise no_resource(f"{self.api.base_url}{request.path}")
             principal = self.state.directory.authenticate(request.headers.get("authorization"), route.tenant)
-            async with self.state.admission.slot(principal):
+            operations = read_batch(request, route, self.api.base_url) if route.name == BATCH else None
+            admission = self.state.admission
+            async with admission.slot(principal, max(1, len(operations or ()))) as admitted:
                 if self.state.config.latency:
                     await asyncio.sleep(self.state.config.latency)
-                reply = self.api.answer(route, request)
+                over_rate = functools.partial(admission.over_rate, principal)
+                reply = (
+                    self.api.answer(route, request)
+                    if operations is None
+                    else self.batches.answer(request, operations, admitted, over_rate, correlation_id)
+                )
                 reply.headers = {**bc_headers(correlation_id), **reply.headers}
                 await deliver(reply)
                 return

@@ -20,6 +20,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def no_resource(url: str) -> ApiError:
+    """BC's 404 for a URL that names no resource of the API."""
+    return ApiError(404, "BadRequest_NotFound", f"No HTTP resource was found that matches the request URI '{url}'.")
+
+
 def bc_headers(correlation_id: str) -> dict[str, str]:
     """The headers BC puts on every API response."""
     return {

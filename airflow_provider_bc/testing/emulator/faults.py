@@ -55,6 +55,8 @@ REPLACING_KINDS = frozenset({*map(str, STATUS_FAULTS), DROP, INVALID_JSON, HTML,
 #: kinds that alter (or delay) the real answer instead of replacing it
 REAL_ANSWER_KINDS = frozenset({CUT, NEXT_LINK, STALL, SLOW_BODY, CONTENT_TYPE, VALUE})
 KINDS = REPLACING_KINDS | REAL_ANSWER_KINDS
+#: kinds that also answer an operation inside a ``$batch`` (the others need a request of its own)
+OPERATION_KINDS = frozenset({*map(str, STATUS_FAULTS), NEXT_LINK, VALUE})
 #: kinds that take a ``delay``
 DELAYED_KINDS = frozenset({STALL, SLOW_BODY})
 DEFAULT_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -227,10 +229,10 @@ class FaultScript:
         """Queue ``fault`` behind the ones already pending."""
         self.pending.append(fault)
 
-    def take(self, route: str, method: str, target: str) -> Fault | None:
-        """The first pending fault matching this request, using up one of its count."""
+    def take(self, route: str, method: str, target: str, kinds: frozenset[str] = KINDS) -> Fault | None:
+        """The first pending fault of one of ``kinds`` matching this request, using up one of its count."""
         for fault in self.pending:
-            if fault.matches(route, method, target):
+            if fault.kind in kinds and fault.matches(route, method, target):
                 fault.count -= 1
                 if fault.count == 0:
                     self.pending.remove(fault)

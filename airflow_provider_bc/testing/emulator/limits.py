@@ -44,31 +44,39 @@ class Admission:
         self.peak = self.running
 
     @asynccontextmanager
-    async def slot(self, principal: str) -> AsyncIterator[None]:
-        """Hold one of ``principal``'s processing slots; raise a 429 :class:`ApiError` when over a limit."""
-        self._count_in_window(principal)
+    async def slot(self, principal: str, operations: int = 1) -> AsyncIterator[int]:
+        """Hold one of ``principal``'s processing slots for a request of ``operations`` operations (a
+        ``$batch``'s), each counted in the rate window; yields how many of them the window admits, the
+        first ones (a full window raises the 429 :class:`ApiError`, as for any other request)."""
+        admitted = self._count_in_window(principal, operations)
         gate = self.gates.setdefault(principal, _Gate())
         await self._acquire(gate)
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
-            yield
+            yield admitted
         finally:
             self.running -= 1
             self._release(gate)
 
-    def _count_in_window(self, principal: str) -> None:
+    def over_rate(self, principal: str) -> ApiError:
+        """The 429 for one more request of ``principal`` while its rate window is full."""
+        window = self.windows.setdefault(principal, deque())
+        retry_after = math.ceil(window[0] + self.config.rate_window - self.clock()) if window else 1
+        return too_many_requests(
+            f"Too many requests reached. Actual ({len(window) + 1}). Maximum ({self.config.rate_limit}).", retry_after
+        )
+
+    def _count_in_window(self, principal: str, operations: int) -> int:
         now = self.clock()
         window = self.windows.setdefault(principal, deque())
         while window and window[0] <= now - self.config.rate_window:
             window.popleft()
-        if len(window) >= self.config.rate_limit:
-            retry_after = math.ceil(window[0] + self.config.rate_window - now)
-            raise too_many_requests(
-                f"Too many requests reached. Actual ({len(window) + 1}). Maximum ({self.config.rate_limit}).",
-                retry_after,
-            )
-        window.append(now)
+        admitted = min(operations, self.config.rate_limit - len(window))
+        if admitted < 1:
+            raise self.over_rate(principal)
+        window.extend([now] * admitted)
+        return admitted
 
     async def _acquire(self, gate: _Gate) -> None:
         if gate.active < self.config.max_concurrent and not gate.waiting:

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 CONTROL_PREFIX = "/_emulator/"
 ENTRA_ROUTES = frozenset({"discovery", "token"})
 METADATA = "$metadata"
+BATCH = "$batch"
 COUNT_SUFFIX = "/$count"  # of the route counting a collection: ``companies/$count``, ``itemLedgerEntries/$count``
 ROUTE_NAMES = frozenset(
     {
         "discovery",
         "token",
         METADATA,
+        BATCH,
         "companies",
         "company",
         "companies" + COUNT_SUFFIX,
@@ -51,8 +53,8 @@ def resolve(path: str) -> Route:
     if match := _TOKEN.fullmatch(path):
         return Route("token", tenant=match["tenant"])
     api = _API.fullmatch(path)
-    if api is not None and api["resource"] == METADATA:
-        return Route(METADATA, tenant=api["tenant"], environment=api["environment"], root=api["root"])
+    if api is not None and api["resource"] in (METADATA, BATCH):
+        return Route(api["resource"], tenant=api["tenant"], environment=api["environment"], root=api["root"])
     resource = _RESOURCE.fullmatch(api["resource"]) if api else None
     if api is None or resource is None:
         return Route("other")

@@ -1,0 +1,236 @@
+"""``$batch`` reads: many GETs in one POST, planned and read here for the sync and async clients.
+
+A client sends each :meth:`BatchRead.next_request` through its usual request loop (token, governor,
+the retries of :mod:`.retry` for the POST itself), hands the answer to :meth:`BatchRead.read`, and
+waits as told before the next one. A batch holds at most :data:`MAX_OPERATIONS` GETs (Business
+Central refuses more) and asks for ``Prefer: odata.continue-on-error`` (else BC stops at the first
+failed operation). Each inner answer is read as that GET's own answer would be (:class:`.Exchange`):
+
+* 200: the entity, or a filter's matches (a ``@odata.nextLink`` is followed in a later batch);
+* 404 ``Internal_RecordNotFound``: no entity (``None``);
+* what :class:`.retry.Attempts` retries (429, 502, 503, 504, an operation left unanswered or answered
+  with what BC does not send): asked again, alone, in a batch after the wait the operation's own
+  :class:`~.retry.Attempts` decides (the longest of a round's waits);
+* anything else: the typed error of :func:`.errors.error_from_response`, naming the id or the value.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Final, Generic, TypedDict, TypeVar
+
+from requests.structures import CaseInsensitiveDict
+
+from airflow_provider_bc.client.errors import (
+    BusinessCentralBadAnswerError,
+    BusinessCentralError,
+    BusinessCentralQueryError,
+)
+from airflow_provider_bc.client.exchange import Answer, Exchange
+from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata import clause
+from airflow_provider_bc.client.paging import PageCursor
+from airflow_provider_bc.client.queries import Query, collection_query, found_entities, lookup_query
+from airflow_provider_bc.client.retry import Attempts, Retrying
+from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.urls import ApiUrls, check_guid
+
+#: the most operations Business Central takes in one ``$batch``
+MAX_OPERATIONS: Final = 100
+BATCH_HEADERS: Final = {"Content-Type": "application/json", "Prefer": "odata.continue-on-error"}
+
+Result = TypeVar("Result")
+
+
+class BatchOptions(TypedDict, total=False):
+    """Keyword options of the batch reads (:meth:`BusinessCentralClient.get_entities`, ``find_many``)."""
+
+    company_id: str | None
+    select: Iterable[str] | str | None
+    batch_size: int
+
+
+def check_batch_size(size: object) -> int:
+    """``size`` if it is a whole number of operations from 1 to :data:`MAX_OPERATIONS`."""
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_OPERATIONS:
+        raise BusinessCentralQueryError("batch_size", f"must be from 1 to {MAX_OPERATIONS}, got {size!r}")
+    return size
+
+
+def inner_answers(payload: Mapping[str, Any]) -> dict[str, Answer]:
+    """The inner answers of a ``$batch`` answer by operation id; malformed entries are left out."""
+    responses = payload.get("responses")
+    answers: dict[str, Answer] = {}
+    for response in responses if isinstance(responses, list) else ():
+        if not isinstance(response, dict):
+            continue
+        op_id, status, headers, body = (response.get(name) for name in ("id", "status", "headers", "body"))
+        headers = {} if headers is None else headers
+        if (
+            not isinstance(op_id, str)
+            or not isinstance(status, int)
+            or isinstance(status, bool)
+            or not isinstance(headers, dict)
+            or not all(isinstance(value, str) for value in headers.values())
+        ):
+            continue
+        read_as = CaseInsensitiveDict(headers)
+        if isinstance(body, dict | list):
+            read_as.setdefault("Content-Type", "application/json")
+        text = body if isinstance(body, str) else "" if body is None else json.dumps(body)
+        answers[op_id] = Answer(status, read_as, text.encode())
+    return answers
+
+
+class Operation:
+    """One GET of a batch read: the id or value it is for, what it found, its own retry budget."""
+
+    def __init__(self, settings: ClientSettings, op_id: str, query: Query, cursor: PageCursor | None = None) -> None:
+        """``cursor``: a filter's pages, followed by ``@odata.nextLink``; without, one entity by id."""
+        self.id = op_id
+        self.found: list[dict[str, Any]] = []
+        self.exchange: Exchange | None = Exchange(settings, query)  # ``None`` once done
+        self._settings = settings
+        self._cursor = cursor
+        self._attempts: Attempts | None = None
+
+    def request(self, urls: ApiUrls) -> dict[str, Any]:
+        """This GET as an entry of a ``$batch``'s ``requests``."""
+        assert self.exchange is not None
+        return {
+            "id": self.id,
+            "method": "GET",
+            "url": urls.in_batch(self.exchange.url, self.exchange.params),
+            "headers": {"client-request-id": self.exchange.client_request_id},
+        }
+
+    def read(self, answer: Answer | None) -> Retrying | None:
+        """Take this GET's inner answer (``None``: none came); the decision to send it again, or
+        ``None`` (done, or a next page to read); raises the typed error when it gives up."""
+        assert self.exchange is not None
+        exchange = self.exchange
+        try:
+            if answer is None:
+                raise BusinessCentralBadAnswerError(
+                    f"{exchange.context}: the $batch answer left it out", url=exchange.url
+                )
+            payload = exchange.read(answer)
+            if self._cursor is None:
+                self.found = found_entities(payload, exchange.context)
+            else:
+                self.found += self._cursor.page(payload).entities
+        except BusinessCentralError as error:
+            self._attempts = self._attempts or Attempts(self._settings, exchange.context)
+            return self._attempts.after(error)
+        query = None if self._cursor is None else self._cursor.next_query()
+        self.exchange = None if query is None else Exchange(self._settings, query)
+        return None
+
+
+class BatchRead(ABC, Generic[Result]):
+    """The operations of one batch read, sent ``batch_size`` to a ``$batch`` in rounds: every
+    operation in the first, then those to ask again (or with a next page) in the next one."""
+
+    def __init__(self, urls: ApiUrls, operations: list[Operation], batch_size: int, what: str) -> None:
+        self._urls = urls
+        self._size = check_batch_size(batch_size)
+        self._what = what
+        self._round = operations
+        self._next_round: list[Operation] = []
+        self._decisions: list[Retrying] = []
+        self._sent: list[Operation] = []
+
+    def next_request(self) -> Query | None:
+        """The next ``$batch`` POST, or ``None`` once every operation is done."""
+        if not self._round:
+            self._round, self._next_round = self._next_round, []
+        self._sent, self._round = self._round[: self._size], self._round[self._size :]
+        if not self._sent:
+            return None
+        body = {"requests": [operation.request(self._urls) for operation in self._sent]}
+        return Query(
+            self._urls.batch(),
+            context=f"POST $batch of {len(self._sent)} reads of {self._what}",
+            headers=BATCH_HEADERS,
+            body=json.dumps(body, separators=(",", ":")).encode(),
+            operations=len(self._sent),
+        )
+
+    def read(self, payload: Mapping[str, Any]) -> Retrying | None:
+        """Read the answer to the last request; after a round's last one, the wait before the next
+        round when operations are asked again (raises an operation's error when it gives up)."""
+        answers = inner_answers(payload)
+        for operation in self._sent:
+            if (retrying := operation.read(answers.get(operation.id))) is not None:
+                self._decisions.append(retrying)
+            if operation.exchange is not None:
+                self._next_round.append(operation)
+        if self._round or not self._decisions:
+            return None
+        decisions, self._decisions = self._decisions, []
+        return Retrying(max(d.wait for d in decisions), any(d.new_token for d in decisions))
+
+    @abstractmethod
+    def result(self) -> Result:
+        """What the read found, once :meth:`next_request` is ``None``."""
+
+
+class EntitiesById(BatchRead[dict[str, dict[str, Any] | None]]):
+    """Entities by id: validated before anything is sent, each distinct id read once."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        urls: ApiUrls,
+        entity_set: str,
+        ids: Iterable[str],
+        *,
+        company_id: str | None = None,
+        select: Iterable[str] | str | None = None,
+        batch_size: int = MAX_OPERATIONS,
+    ) -> None:
+        if isinstance(ids, str):
+            raise BusinessCentralQueryError("ids", f"must be a list of ids, got the text {ids!r}")
+        self._keys = {given: check_guid(given, f"ids[{index}]") for index, given in enumerate(ids)}
+        self._operations: dict[str, Operation] = {}
+        for entity_id in dict.fromkeys(self._keys.values()):
+            lookup = Lookup.build(entity_set, entity_id=entity_id, company_id=company_id, select=select)
+            query = lookup_query(urls, lookup)
+            self._operations[entity_id] = Operation(settings, str(len(self._operations)), query)
+        super().__init__(urls, list(self._operations.values()), batch_size, entity_set)
+
+    def result(self) -> dict[str, dict[str, Any] | None]:
+        """Each id as given: its entity, or ``None`` when there is none."""
+        found = {entity_id: operation.found for entity_id, operation in self._operations.items()}
+        return {given: next(iter(found[entity_id]), None) for given, entity_id in self._keys.items()}
+
+
+class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
+    """The entities whose ``field`` equals each value (``field eq <literal>``: v2.0 has no ``in``)."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        urls: ApiUrls,
+        entity_set: str,
+        field: str,
+        values: Iterable[Hashable],
+        *,
+        company_id: str | None = None,
+        select: Iterable[str] | str | None = None,
+        batch_size: int = MAX_OPERATIONS,
+    ) -> None:
+        if isinstance(values, str):
+            raise BusinessCentralQueryError("values", f"must be a list of values, got the text {values!r}")
+        filters = {value: clause(field, "eq", value) for value in values}
+        self._operations: dict[Hashable, Operation] = {}
+        for value, where in filters.items():
+            query = collection_query(urls, entity_set, company_id, filter=where, select=select)
+            self._operations[value] = Operation(settings, str(len(self._operations)), query, PageCursor(urls, query))
+        super().__init__(urls, list(self._operations.values()), batch_size, entity_set)
+
+    def result(self) -> dict[Hashable, list[dict[str, Any]]]:
+        """Each distinct value: the entities matching it (``[]`` for none)."""
+        return {value: operation.found for value, operation in self._operations.items()}
