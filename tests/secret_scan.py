@@ -15,8 +15,10 @@ What is collected while the tests run (each text with where it came from):
 - the text of every failed test's report (traceback and captured output and logs).
 
 What counts as a leak (see :func:`find_leaks`): a known secret (``add_secret``: client secrets,
-the access tokens the emulator issued) anywhere in those texts, and, whatever their origin, a JWT,
-a bearer token, a PEM private key or a ``client_assertion=`` value. Leaks are reported by kind and
+the access tokens the emulator issued, passphrases, web service access keys) anywhere in those
+texts, and, whatever their origin, a JWT (a signed client assertion, a federated token), a bearer
+token, a PEM private key (encrypted too), a ``client_assertion=`` value, Basic credentials (user and
+web service access key) or a managed identity endpoint's ``X-IDENTITY-HEADER``. Leaks are reported by kind and
 place, never by value. Not looked at: files on disk (the emulator's key and CA bundle are meant to
 be there), subprocesses' output (the emulator's, the demo's), and structlog events below INFO
 (Airflow's structlog filter drops them before anything is written).
@@ -48,6 +50,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "bearer token": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
     "PEM private key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----"),
     "client assertion": re.compile(r"""client_assertion["']?\s*[=:]\s*["']?[A-Za-z0-9._~+/-]{16,}"""),
+    "Basic credentials": re.compile(r"\bBasic\s+[A-Za-z0-9+/]{16,}={0,2}"),
+    "managed identity header": re.compile(r"""X-IDENTITY-HEADER["']?\s*[=:]\s*["']?[A-Za-z0-9._~+/-]{16,}""", re.I),
 }
 
 _SEPARATOR = "\n\x00\n"  # between texts: no pattern and no secret can span two of them

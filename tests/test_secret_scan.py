@@ -55,6 +55,10 @@ def test_find_leaks_generic_patterns_and_no_false_alarms() -> None:
         ("f", "AADSTS7000215: 'client_assertion', 'client_secret' or 'request' is required"),
         ("g", 'WWW-Authenticate: Bearer authorization_uri="https://login/x", error="invalid_token"'),
         ("h", "id=44a76d24-52ff-eb11-bb76-000d3a220646 status=401 code=Authentication_InvalidCredentials"),
+        ("i", "headers={'Authorization': 'Basic QURNSU46czNjcjN0LWFjY2Vzcy1rZXk='}"),
+        ("j", 'WWW-Authenticate: Basic realm=""'),  # BC on-premises' challenge
+        ("k", "{'X-IDENTITY-HEADER': 'k2Jd8s0aLq3Zt7Vw9xYb1Nc4'}"),
+        ("l", "-----BEGIN ENCRYPTED PRIVATE KEY-----"),
     ]
     leaks = find_leaks(texts, {"short": "client secret", "": "client secret"})  # too short to look for
     assert {(leak.where, leak.kind) for leak in leaks} == {
@@ -62,6 +66,9 @@ def test_find_leaks_generic_patterns_and_no_false_alarms() -> None:
         ("b", "PEM private key"),
         ("c", "PEM private key"),
         ("d", "client assertion"),
+        ("i", "Basic credentials"),
+        ("k", "managed identity header"),
+        ("l", "PEM private key"),
     }
     assert find_leaks([], {"whatever-secret": "client secret"}) == []
 

@@ -108,6 +108,12 @@ class ClientSettings:
             raise self._fail("client_secret", "missing: set the connection's Client Secret (password)")
         if self.auth_type == "basic" and not self.client_secret:
             raise self._fail("client_secret", "missing: set the connection's password to the web service access key")
+        if self.auth_type == "basic" and self.api_host == DEFAULT_API_HOST:
+            raise self._fail(
+                "api_host",
+                "basic is for Business Central on-premises: set the connection's host to the server's "
+                "https://{server}:{port}/{instance} (e.g. https://bc.contoso.local:7048/BC)",
+            )
         if self.auth_type == "certificate":
             from airflow_provider_bc.client.credentials import load_certificate
 

@@ -21,12 +21,12 @@ FAST = {"max_retries": 1, "backoff_factor": 0.05, "backoff_max": 0.2}
 
 @pytest.fixture
 def connect(bc_emulator: Any) -> Callable[..., ClientSettings]:
-    """``connect(login, password, **extra)``: settings of the emulator's connection with those fields."""
+    """``connect(login, password, host=None, **extra)``: settings of the emulator's connection with those fields."""
 
-    def build(login: str | None, password: str | None, **extra: Any) -> ClientSettings:
+    def build(login: str | None, password: str | None, host: str | None = None, **extra: Any) -> ClientSettings:
         conn = bc_emulator.airflow_connection(**FAST, **extra)
         return settings_from_connection(
-            "bc_auth", login=login, password=password, host=conn["host"], extra=conn["extra"]
+            "bc_auth", login=login, password=password, host=host or conn["host"], extra=conn["extra"]
         )
 
     return build

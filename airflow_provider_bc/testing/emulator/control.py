@@ -10,6 +10,8 @@ an answer is JSON (400 for invalid input, 404 for an unknown company, entry or e
   ``POST revoke``: ``{"client_id"?}``.
 * ``POST clients/federated``: ``{"client_id", "issuer", "subject", "issuer_key"}`` (the issuer's PEM
   public key) adds a federated credential; ``POST clients/federated/remove``: ``{"client_id", "subject"}``.
+* ``POST users``: ``{"user"?, "access_key"?}`` creates a Business Central on-premises user with a
+  web service access key (for Basic auth on ``/{environment}/api/v2.0``); answers both.
 * ``POST identities``: ``{"client_id"?}`` assigns a user-assigned managed identity to the host (none:
   enables the system-assigned one); answers its ``client_id`` and the ``identity_header``. The
   identity endpoints themselves are under ``identity/`` (:mod:`.managed_identity`).
@@ -103,6 +105,11 @@ def _assign_identity(state: EmulatorState, body: dict[str, Any]) -> Any:
     return {"client_id": client_id, "identity_header": state.directory.identity_header}
 
 
+def _add_user(state: EmulatorState, body: dict[str, Any]) -> Any:
+    user, access_key = state.directory.add_web_service_user(body.get("user"), body.get("access_key"))
+    return {"user": user, "access_key": access_key}
+
+
 def _company_id(state: EmulatorState, body: dict[str, Any]) -> str:
     company_id = str(body.get("company_id") or DEFAULT_COMPANY_ID).lower()
     if state.store.company(company_id) is None:
@@ -160,6 +167,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "clients/federated"): _add_federated,
     ("POST", "clients/federated/remove"): _remove_federated,
     ("POST", "identities"): _assign_identity,
+    ("POST", "users"): _add_user,
     ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
     ("POST", "entries/modify"): _modify_entry,

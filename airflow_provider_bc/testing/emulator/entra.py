@@ -110,6 +110,8 @@ class Directory:
         #: managed identities assigned to the host: the system-assigned one's client id, user-assigned ones
         self.system_identity: str | None = None
         self.user_identities: set[str] = set()
+        #: Business Central on-premises users: user name -> web service access key (Basic auth)
+        self.web_service_users: dict[str, str] = {}
         #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
         self.identity_header = secrets.token_urlsafe(24)
         self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
@@ -126,6 +128,7 @@ class Directory:
             "valid_from": dict(self.valid_from),
             "certificates": {k: list(v) for k, v in self.certificates.items()},
             "federated": {k: [dict(c) for c in v] for k, v in self.federated.items()},
+            "web_service_users": dict(self.web_service_users),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -136,6 +139,7 @@ class Directory:
         self.valid_from = {str(k): int(v) for k, v in data.get("valid_from", {}).items()}
         self.certificates = {str(k): [str(c) for c in v] for k, v in data.get("certificates", {}).items()}
         self.federated = {str(k): [dict(c) for c in v] for k, v in data.get("federated", {}).items()}
+        self.web_service_users = {str(k): str(v) for k, v in data.get("web_service_users", {}).items()}
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -376,6 +380,15 @@ class Directory:
             f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'.",
         )
 
+    def add_web_service_user(self, user: str | None = None, access_key: str | None = None) -> tuple[str, str]:
+        """Create (or re-key) a Business Central on-premises user with a web service access key (BC
+        makes 44 base64 characters); return ``(user, key)``."""
+        user = user or f"USER{secrets.randbelow(10**6):06d}"
+        access_key = access_key or base64.b64encode(secrets.token_bytes(33)).decode()
+        self.web_service_users[user] = access_key
+        self._changed()
+        return user, access_key
+
     def assign_managed_identity(self, client_id: str | None = None) -> str:
         """Assign a user-assigned identity (``client_id``) to the host, or enable its system-assigned
         one (``None``); return the identity's client id."""
@@ -419,8 +432,11 @@ class Directory:
         self.issued.append(token)
         return token
 
-    def authenticate(self, authorization: str | None, url_tenant: str | None) -> str:
-        """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`."""
+    def authenticate(self, authorization: str | None, url_tenant: str | None, *, on_premises: bool = False) -> str:
+        """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`; on an
+        on-premises route, the user name of valid Basic credentials (user, web service access key)."""
+        if on_premises:
+            return self._authenticate_basic(authorization)
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise self._unauthorized(None)
@@ -451,6 +467,23 @@ class Directory:
             raise self._unauthorized("The token was issued for another tenant")
         principal: str = claims["appid"]
         return principal
+
+    def _authenticate_basic(self, authorization: str | None) -> str:
+        scheme, _, encoded = (authorization or "").partition(" ")
+        try:
+            user, _, key = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except ValueError:  # binascii.Error and UnicodeDecodeError included
+            user = key = ""
+        known = self.web_service_users.get(user)
+        if scheme.lower() != "basic" or known is None or not hmac.compare_digest(key.encode(), known.encode()):
+            # Business Central on-premises (NavUserPassword): a Basic challenge, no OData error details
+            raise ApiError(
+                401,
+                "Unauthorized",
+                "The server has rejected the client credentials.",
+                {"WWW-Authenticate": 'Basic realm=""'},
+            )
+        return user
 
     def _generation_of(self, token: str, client_id: str) -> int | None:
         """The key generation of ``client_id`` whose key signed ``token``, if any."""

@@ -389,6 +389,17 @@ class EmulatorHandle:
         """Delete ``client_id``'s federated credential for ``subject``: Entra refuses its tokens (AADSTS70021)."""
         self._control("POST", "clients/federated/remove", {"client_id": client_id, "subject": subject})
 
+    def add_web_service_user(self, user: str | None = None, access_key: str | None = None) -> tuple[str, str]:
+        """A Business Central on-premises user with a web service access key (random unless given):
+        ``(user, key)``, for Basic auth on :meth:`on_premises_url`."""
+        result = self._control("POST", "users", {"user": user, "access_key": access_key})
+        return str(result["user"]), str(result["access_key"])
+
+    def on_premises_url(self) -> str:
+        """The on-premises style server instance URL, ``https://{host}:{port}/{instance}`` (the instance is
+        the environment's name): the connection's host for ``auth_type`` ``basic``."""
+        return f"{self.base_url}/{self.environment}"
+
     def assign_managed_identity(self, client_id: str | None = None, *, style: str = "app_service") -> dict[str, str]:
         """Give this host a managed identity: a user-assigned one (``client_id``) or, without one, the
         system-assigned one. Returns the environment variables that point MSAL at the emulator's
