@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.client.errors import (
+    BusinessCentralAuthError,
     BusinessCentralBadAnswerError,
     BusinessCentralNotFoundError,
     BusinessCentralQueryError,
@@ -70,10 +71,12 @@ class Exchange:
             self._static_headers["Prefer"] = f"odata.maxpagesize={page_size}"
         if settings.read_only_intent:
             self._static_headers["Data-Access-Intent"] = "ReadOnly"
+        self._basic = settings.auth_type == "basic"
+        self._user = settings.client_id
 
     def headers(self, token: str) -> dict[str, str]:
-        """Headers for the next attempt, carrying ``token`` as the bearer."""
-        return {**self._static_headers, "Authorization": f"Bearer {token}"}
+        """Headers for the next attempt, carrying ``token`` (a bearer token, or Basic credentials)."""
+        return {**self._static_headers, "Authorization": f"{'Basic' if self._basic else 'Bearer'} {token}"}
 
     def attempt(self, send: Callable[..., Sent], token: str) -> Callable[[], Sent]:
         """A transport's ``send`` bound to this request (method, URL, parameters, body) and the
@@ -85,6 +88,15 @@ class Exchange:
 
         A missing entity reads as ``{"value": []}`` when the query allows it (``missing_ok``).
         """
+        if answer.status == 401 and self._basic:  # no token to renew: the user name or the key is wrong
+            raise BusinessCentralAuthError(
+                f"{self.context}: Business Central (on-premises) refused user {self._user!r} (HTTP 401): check the "
+                "connection's login (the Business Central user name) and password (the user's Web Service "
+                "Access Key, not the Windows password), and that the key has not expired",
+                status=401,
+                url=self.url,
+                client_request_id=self.client_request_id,
+            )
         if not 200 <= answer.status < 300:
             error = error_from_response(
                 answer.status,

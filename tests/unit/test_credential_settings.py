@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
 from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.hooks.business_central import settings_from_connection
 from airflow_provider_bc.testing.credentials import FederatedIssuer, make_certificate
 
@@ -124,6 +125,9 @@ def test_an_unreadable_or_empty_token_file_is_named(tmp_path: Path, monkeypatch:
 
 def test_managed_identity_needs_no_login_and_basic_no_tenant() -> None:
     assert connect(login=None, auth_type="managed_identity").client_id == ""
-    basic = settings_from_connection("bc", login="ADMIN", password="k" * 44, host=None, extra={"auth_type": "basic"})
+    host = "https://bc.contoso.local:7048/BC"
+    basic = settings_from_connection("bc", login="ADMIN", password="k" * 44, host=host, extra={"auth_type": "basic"})
     assert basic.tenant_id == "" and "k" * 44 not in repr(basic)
+    assert ApiUrls(basic).service_root == "https://bc.contoso.local:7048/BC/api/v2.0"
     assert "web service access key" in refused("client_secret", password=None, auth_type="basic")
+    assert "https://{server}:{port}/{instance}" in refused("api_host", password="k" * 44, auth_type="basic")

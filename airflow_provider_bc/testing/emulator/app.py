@@ -115,7 +115,9 @@ class EmulatorApp:
         try:
             if route.name == "other":
                 raise no_resource(f"{self.api.base_url}{request.path}")
-            principal = self.state.directory.authenticate(request.headers.get("authorization"), route.tenant)
+            principal = self.state.directory.authenticate(
+                request.headers.get("authorization"), route.tenant, on_premises=route.on_premises
+            )
             operations = read_batch(request, route, self.api.base_url) if route.name == BATCH else None
             admission = self.state.admission
             async with admission.slot(principal, max(1, len(operations or ()))) as admitted:

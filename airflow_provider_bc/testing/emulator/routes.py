@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 CONTROL_PREFIX = "/_emulator/"
 ENTRA_ROUTES = frozenset({"discovery", "token"})
@@ -28,6 +28,7 @@ ROUTE_NAMES = frozenset(
 _DISCOVERY = re.compile(r"/(?P<tenant>[^/]+)(?:/v2\.0)?/\.well-known/openid-configuration")
 _TOKEN = re.compile(r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token")
 _API = re.compile(r"(?P<root>/v2\.0/(?:(?P<tenant>[^/]+)/)?(?P<environment>[^/]+)/api/v2\.0)/(?P<resource>.*)")
+_ON_PREMISES = re.compile(r"(?P<root>/(?P<instance>[A-Za-z0-9_-]+)/api/v2\.0)/(?P<resource>.*)")
 _RESOURCE = re.compile(
     r"(?:companies\((?P<company>[^/]*)\)/)?(?P<set>companies|itemLedgerEntries)"
     r"(?:\((?P<key>[^/]*)\)|(?P<count>/\$count))?"
@@ -44,6 +45,8 @@ class Route:
     root: str = ""
     company_key: str | None = None
     key: str | None = None
+    #: ``/{instance}/api/v2.0/...``: Business Central on-premises (Basic auth), the instance named as an environment
+    on_premises: bool = False
 
 
 def resolve(path: str) -> Route:
@@ -52,6 +55,9 @@ def resolve(path: str) -> Route:
         return Route("discovery", tenant=match["tenant"])
     if match := _TOKEN.fullmatch(path):
         return Route("token", tenant=match["tenant"])
+    if match := _ON_PREMISES.fullmatch(path):
+        route = resolve(f"/v2.0/{match['instance']}/api/v2.0/{match['resource']}")
+        return route if route.name == "other" else replace(route, root=match["root"], on_premises=True)
     api = _API.fullmatch(path)
     if api is not None and api["resource"] in (METADATA, BATCH):
         return Route(api["resource"], tenant=api["tenant"], environment=api["environment"], root=api["root"])
