@@ -99,6 +99,12 @@ class ClientSettings:
         return BusinessCentralConfigError(name, problem, source=self.source)
 
     def _validate_credential(self) -> None:
+        if self.auth_type == "ntlm":
+            raise self._fail(
+                "auth_type",
+                "ntlm (Windows credentials) is not supported: give the Business Central user a web service "
+                "access key and use basic (the server instance's credential type NavUserPassword), or Entra ID",
+            )
         if self.auth_type not in AUTH_TYPES:
             raise self._fail("auth_type", f"{self.auth_type!r} is unknown: use one of {', '.join(AUTH_TYPES)}")
         if self.auth_type != "managed_identity" and not self.client_id.strip():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -138,3 +139,21 @@ def test_the_emulator_checks_the_assertion_as_entra_does(
     else:
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_client" and response.json()["error_codes"] == [code]
+
+
+def test_the_hooks_test_connection_works_with_a_certificate_connection(
+    bc_emulator: Any, registered: tuple[str, CertificatePair], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the connection form saves it: login the client id, password the key's passphrase, files in extras."""
+    from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+
+    client_id, pair = registered
+    cert_path, key_path = pair.write(tmp_path)
+    conn = bc_emulator.airflow_connection(
+        auth_type="certificate", certificate_path=str(cert_path), private_key_path=str(key_path)
+    )
+    conn["login"], conn["password"] = client_id, PASSPHRASE
+    monkeypatch.setenv("AIRFLOW_CONN_BC_CERTIFICATE", json.dumps(conn))
+    ok, message = BusinessCentralHook("bc_certificate").test_connection()
+    assert ok, message
+    assert message.startswith(f"Connected to environment {bc_emulator.environment!r}")

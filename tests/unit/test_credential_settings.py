@@ -34,6 +34,7 @@ def refused(field: str, **kwargs: Any) -> str:
 def test_an_unknown_auth_type_lists_the_known_ones() -> None:
     message = refused("auth_type", password="x" * 12, auth_type="kerberos")
     assert "'kerberos' is unknown: use one of client_secret, certificate, workload_identity" in message
+    assert "use basic" in refused("auth_type", password="x" * 12, auth_type="ntlm")
 
 
 def test_a_certificate_from_files_gives_its_sha256_thumbprint(tmp_path: Path) -> None:
