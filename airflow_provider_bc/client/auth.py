@@ -114,11 +114,14 @@ class _ManagedIdentity:
     def _new_client(self) -> msal.ManagedIdentityClient:
         import msal
 
-        identity: msal.ManagedIdentity = (
-            msal.UserAssignedManagedIdentity(client_id=self._settings.client_id)
-            if self._settings.client_id
-            else msal.SystemAssignedManagedIdentity()
-        )
+        login = self._settings.client_id
+        identity: msal.ManagedIdentity
+        if not login:
+            identity = msal.SystemAssignedManagedIdentity()
+        elif login.startswith("/"):  # /subscriptions/.../userAssignedIdentities/{name}
+            identity = msal.UserAssignedManagedIdentity(resource_id=login)
+        else:
+            identity = msal.UserAssignedManagedIdentity(client_id=login)
         return msal.ManagedIdentityClient(
             identity, http_client=EntraSession(self._settings), token_cache=msal.TokenCache()
         )
@@ -175,7 +178,10 @@ def _what_to_check(settings: ClientSettings, certificate: CertificateCredential 
         )
     if settings.auth_type == "managed_identity":
         which = f"user-assigned identity {settings.client_id}" if settings.client_id else "system-assigned identity"
-        return f"check that the {which} is assigned to this host (login: a user-assigned client id, or empty)"
+        return (
+            f"check that the {which} is assigned to this host (login: a user-assigned identity's client id or "
+            "resource id, or empty for the system-assigned one)"
+        )
     return "check the connection's Client ID (login), Client Secret (password) and extra 'tenant_id'"
 
 

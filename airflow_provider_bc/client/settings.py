@@ -110,6 +110,16 @@ class ClientSettings:
         if self.auth_type != "managed_identity" and not self.client_id.strip():
             what = "user name" if self.auth_type == "basic" else "Entra application (client) ID"
             raise self._fail("client_id", f"missing: set the connection's login to the {what}")
+        if (
+            self.auth_type == "managed_identity"
+            and self.client_id
+            and not (is_guid(self.client_id) or self.client_id.lower().startswith("/subscriptions/"))
+        ):
+            raise self._fail(
+                "client_id",
+                f"{self.client_id!r} names no managed identity: set the login to a user-assigned identity's client "
+                "ID (a GUID) or resource ID (/subscriptions/...), or leave it empty for the system-assigned one",
+            )
         if self.auth_type == "client_secret" and not self.client_secret:
             raise self._fail("client_secret", "missing: set the connection's Client Secret (password)")
         if self.auth_type == "basic" and not self.client_secret:

@@ -14,6 +14,10 @@ from airflow_provider_bc.client.settings import ClientSettings
 from tests.auth.conftest import read_documented_entry
 from tests.secret_scan import SecretScanner
 
+RESOURCE_ID = (
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/airflow"
+    "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bc-reader"
+)
 MSAL_ENVIRONMENT = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET")
 
 
@@ -34,7 +38,7 @@ def on_host(bc_emulator: Any, monkeypatch: pytest.MonkeyPatch, secret_scanner: S
 
 @pytest.mark.parametrize("path", ["sync", "async"])
 @pytest.mark.parametrize("style", ["app_service", "imds"])
-@pytest.mark.parametrize("assigned", ["system", "user"])
+@pytest.mark.parametrize("assigned", ["system", "user", "user by resource id"])
 def test_a_managed_identity_gets_a_token_and_reads_the_documented_entry(
     bc_emulator: Any,
     connect: Callable[..., ClientSettings],
@@ -44,7 +48,7 @@ def test_a_managed_identity_gets_a_token_and_reads_the_documented_entry(
     style: str,
     path: str,
 ) -> None:
-    client_id = str(uuid.uuid4()) if assigned == "user" else None
+    client_id = {"system": None, "user": str(uuid.uuid4()), "user by resource id": RESOURCE_ID}[assigned]
     on_host(client_id, style)
     settings = connect(client_id, None, auth_type="managed_identity")
     entry = read_documented_entry(settings, bc_emulator.documented_entry_id, path)

@@ -126,6 +126,7 @@ def test_an_unreadable_or_empty_token_file_is_named(tmp_path: Path, monkeypatch:
 
 def test_managed_identity_needs_no_login_and_basic_no_tenant() -> None:
     assert connect(login=None, auth_type="managed_identity").client_id == ""
+    assert "names no managed identity" in refused("client_id", login="bc-reader", auth_type="managed_identity")
     host = "https://bc.contoso.local:7048/BC"
     basic = settings_from_connection("bc", login="ADMIN", password="k" * 44, host=host, extra={"auth_type": "basic"})
     assert basic.tenant_id == "" and "k" * 44 not in repr(basic)

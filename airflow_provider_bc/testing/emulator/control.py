@@ -12,7 +12,8 @@ an answer is JSON (400 for invalid input, 404 for an unknown company, entry or e
   public key) adds a federated credential; ``POST clients/federated/remove``: ``{"client_id", "subject"}``.
 * ``POST users``: ``{"user"?, "access_key"?}`` creates a Business Central on-premises user with a
   web service access key (for Basic auth on ``/{environment}/api/v2.0``); answers both.
-* ``POST identities``: ``{"client_id"?}`` assigns a user-assigned managed identity to the host (none:
+* ``POST identities``: ``{"client_id"?}`` (a client id or resource id) assigns a user-assigned managed
+  identity to the host (none:
   enables the system-assigned one); answers its ``client_id`` and the ``identity_header``. The
   identity endpoints themselves are under ``identity/`` (:mod:`.managed_identity`).
 * ``POST entries``: ``{"company_id"?, "fields": {...}}`` appends an item ledger entry (the next

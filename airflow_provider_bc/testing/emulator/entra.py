@@ -109,7 +109,8 @@ class Directory:
         self.federated: dict[str, list[dict[str, str]]] = {}
         #: managed identities assigned to the host: the system-assigned one's client id, user-assigned ones
         self.system_identity: str | None = None
-        self.user_identities: set[str] = set()
+        #: user-assigned identities: (``client_id`` or ``resource_id``, its value) -> the identity's client id
+        self.user_identities: dict[tuple[str, str], str] = {}
         #: Business Central on-premises users: user name -> web service access key (Basic auth)
         self.web_service_users: dict[str, str] = {}
         #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
@@ -389,20 +390,28 @@ class Directory:
         self._changed()
         return user, access_key
 
-    def assign_managed_identity(self, client_id: str | None = None) -> str:
-        """Assign a user-assigned identity (``client_id``) to the host, or enable its system-assigned
-        one (``None``); return the identity's client id."""
-        if client_id is None:
+    def assign_managed_identity(self, identity: str | None = None) -> str:
+        """Assign a user-assigned identity to the host (``identity``: its client id, or its resource id
+        ``/subscriptions/.../userAssignedIdentities/{name}``), or enable the host's system-assigned one
+        (``None``); return the identity's client id."""
+        if identity is None:
             self.system_identity = self.system_identity or str(uuid.uuid4())
             return self.system_identity
-        self.user_identities.add(client_id)
+        if identity.startswith("/"):
+            client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, identity.lower()))
+            self.user_identities["resource_id", identity.lower()] = client_id
+        else:
+            client_id = self.user_identities["client_id", identity] = identity
         return client_id
 
-    def managed_identity(self, client_id: str | None) -> str | None:
-        """The client id of the host's identity ``client_id`` asks for (``None``: system-assigned), if assigned."""
-        if client_id is None:
-            return self.system_identity
-        return client_id if client_id in self.user_identities else None
+    def managed_identity(self, client_id: str | None, resource_id: str | None) -> str | None:
+        """The client id of the host's identity named by ``client_id`` or ``resource_id`` (neither: the
+        system-assigned one), if it is assigned to the host."""
+        if client_id:
+            return self.user_identities.get(("client_id", client_id))
+        if resource_id:
+            return self.user_identities.get(("resource_id", resource_id.lower()))
+        return self.system_identity
 
     def access_token(self, client_id: str, audience: str, lifetime: int) -> str:
         """A new access token of ``client_id`` for ``audience`` (as for a managed identity)."""

@@ -401,7 +401,8 @@ class EmulatorHandle:
         return f"{self.base_url}/{self.environment}"
 
     def assign_managed_identity(self, client_id: str | None = None, *, style: str = "app_service") -> dict[str, str]:
-        """Give this host a managed identity: a user-assigned one (``client_id``) or, without one, the
+        """Give this host a managed identity: a user-assigned one (``client_id``: its client id or resource
+        id) or, without one, the
         system-assigned one. Returns the environment variables that point MSAL at the emulator's
         endpoint of ``style``: ``app_service`` (``IDENTITY_ENDPOINT``, ``IDENTITY_HEADER``) or ``imds``
         (``AZURE_POD_IDENTITY_AUTHORITY_HOST``, MSAL's override of ``http://169.254.169.254``)."""

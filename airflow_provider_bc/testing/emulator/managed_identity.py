@@ -6,7 +6,8 @@ outside counters, limits and faults, as the control API):
 * IMDS style, ``imds/metadata/identity/oauth2/token`` (MSAL's ``AZURE_POD_IDENTITY_AUTHORITY_HOST``
   set to ``.../_emulator/identity/imds``): needs ``Metadata: true``; answers ``expires_in``.
 
-Both take ``resource`` and, for a user-assigned identity, ``client_id``; an identity not assigned to
+Both take ``resource`` and, for a user-assigned identity, ``client_id`` or its resource id
+(``mi_res_id``, ``msi_res_id``); an identity not assigned to
 the host (see :meth:`.entra.Directory.assign_managed_identity`) is refused as Azure does.
 """
 
@@ -40,7 +41,8 @@ def managed_identity_reply(state: EmulatorState, request: Request) -> Reply:
             )
     else:
         return json_reply(404, {"error": f"no managed identity endpoint {request.path}"})
-    client_id = directory.managed_identity(params.get("client_id"))
+    # a user-assigned identity by client id, or by resource id (App Service: mi_res_id; IMDS: msi_res_id)
+    client_id = directory.managed_identity(params.get("client_id"), params.get("mi_res_id") or params.get("msi_res_id"))
     resource = params.get("resource", "")
     if client_id is None or not resource:
         problem = "Identity not found" if client_id is None else "Required query variable 'resource' is missing"
