@@ -81,7 +81,7 @@ EXTRA_FIELDS: dict[str, ExtraField] = {
         "Authentication",
         "string",
         "client_secret; certificate (password: the key's passphrase, if any); workload_identity; "
-        "managed_identity (login: a user-assigned identity's client ID, or empty); "
+        "managed_identity (login: a user-assigned identity's client or resource ID, or empty); "
         "basic (on-premises: login the user, password the web service access key).",
         "auth_type",
         section=ESSENTIALS,

@@ -67,7 +67,8 @@ class ClientSettings:
     certificate: str | None = None
     private_key: str | None = field(default=None, repr=False)
     private_key_passphrase: str | None = field(default=None, repr=False)
-    #: ``workload_identity``: the federated token file (default: ``$AZURE_FEDERATED_TOKEN_FILE``)
+    #: ``workload_identity``: the federated token file (default: ``$AZURE_FEDERATED_TOKEN_FILE``; an empty
+    #: client id or tenant id defaults to ``$AZURE_CLIENT_ID`` or ``$AZURE_TENANT_ID``, as the pod has them)
     federated_token_file: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
@@ -91,8 +92,14 @@ class ClientSettings:
         object.__setattr__(self, "authority", self.authority.rstrip("/"))
         object.__setattr__(self, "api_route", self.api_route.strip("/"))
         object.__setattr__(self, "proxies", MappingProxyType(dict(self.proxies)))
-        if self.auth_type == "workload_identity" and not self.federated_token_file:
-            object.__setattr__(self, "federated_token_file", os.environ.get(FEDERATED_TOKEN_FILE_ENV) or None)
+        if self.auth_type == "workload_identity":  # what Azure workload identity sets in the pod, when not given
+            for name, variable in (
+                ("federated_token_file", FEDERATED_TOKEN_FILE_ENV),
+                ("client_id", "AZURE_CLIENT_ID"),
+                ("tenant_id", "AZURE_TENANT_ID"),
+            ):
+                if not getattr(self, name):
+                    object.__setattr__(self, name, os.environ.get(variable) or getattr(self, name))
         self._validate()
 
     def _fail(self, name: str, problem: str) -> BusinessCentralConfigError:

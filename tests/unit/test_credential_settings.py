@@ -109,6 +109,17 @@ def test_the_federated_token_file_comes_from_the_environment(tmp_path: Path, mon
     token_file = FederatedIssuer().write_token_file(tmp_path / "token", "system:serviceaccount:airflow:worker")
     monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
     assert connect(auth_type="workload_identity").federated_token_file == str(token_file)
+    monkeypatch.setenv("AZURE_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("AZURE_TENANT_ID", "fabrikam.onmicrosoft.com")
+    extra = {"auth_type": "workload_identity"}
+    from_pod = settings_from_connection("bc", login=None, password=None, host=None, extra=extra)
+    assert (from_pod.client_id, from_pod.tenant_id) == (CLIENT_ID, "fabrikam.onmicrosoft.com")
+    assert (
+        connect(login="22222222-2222-3333-4444-555555555555", auth_type="workload_identity").tenant_id
+        == (
+            TENANT["tenant_id"]  # what the connection names wins
+        )
+    )
     monkeypatch.delenv("AZURE_FEDERATED_TOKEN_FILE")
     assert "AZURE_FEDERATED_TOKEN_FILE" in refused("federated_token_file", auth_type="workload_identity")
 
