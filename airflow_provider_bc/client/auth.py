@@ -256,7 +256,10 @@ class TokenProvider:
                 code=error,
             )
         if result.get("token_source") == "identity_provider":
-            log.info("Fetched a new Business Central token for client id %s", settings.client_id)
+            log.info(
+                "Fetched a new Business Central token for client id %s",
+                settings.client_id or "(system-assigned identity)",
+            )
         return str(token)
 
     def invalidate(self) -> None:
