@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from copy import deepcopy
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from airflow_provider_bc.connection_fields import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_bc.client.batch import BatchOptions
     from airflow_provider_bc.client.client import BusinessCentralClient, EntityOptions, FindOptions, ReadOptions
     from airflow_provider_bc.client.lookup import Lookup
     from airflow_provider_bc.client.paging import Page
@@ -201,6 +202,18 @@ class BusinessCentralHook(BaseHook):
     def iter_entities(self, entity_set: str, **options: Unpack[ReadOptions]) -> Iterator[dict[str, Any]]:
         """Every entity of a collection, a page in memory at a time (options as :meth:`iter_pages`)."""
         return self.client.iter_entities(entity_set, **options)
+
+    def get_entities(
+        self, entity_set: str, ids: Iterable[str], **options: Unpack[BatchOptions]
+    ) -> dict[str, dict[str, Any] | None]:
+        """Many entities by id in ``$batch`` requests: each id maps to its entity, or ``None`` when there is none."""
+        return self.client.get_entities(entity_set, ids, **options)
+
+    def find_many(
+        self, entity_set: str, field: str, values: Iterable[Hashable], **options: Unpack[BatchOptions]
+    ) -> dict[Hashable, list[dict[str, Any]]]:
+        """The entities whose ``field`` equals each of ``values``, in ``$batch`` requests: value -> matches."""
+        return self.client.find_many(entity_set, field, values, **options)
 
     def find_entities(self, entity_set: str, **options: Unpack[FindOptions]) -> list[dict[str, Any]]:
         """At most ``top`` (default 100) entities matching ``filter``, in one request."""

@@ -1,7 +1,7 @@
 """Every code block of the README runs, verbatim, in a test: a README that drifts from the code fails here.
 
 Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
-``connection-env``, ``hook``, ``tasks``, ``emulator``, ``walkthrough`` (the example DAGs in a fresh
+``connection-env``, ``hook``, ``batch``, ``tasks``, ``emulator``, ``walkthrough`` (the example DAGs in a fresh
 Airflow home against the emulator, as a user runs them), ``pool`` (after the walkthrough, in its home),
 ``pytest-plugin``.
 """
@@ -25,7 +25,7 @@ from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.readme_blocks import blocks, opening_fences, tagged_blocks
 from tests.support import EXAMPLE_DAGS, REPO
 
-SCENARIOS = {"install", "connection-env", "hook", "tasks", "emulator", "walkthrough", "pool", "pytest-plugin"}
+SCENARIOS = {"install", "connection-env", "hook", "batch", "tasks", "emulator", "walkthrough", "pool", "pytest-plugin"}
 VENV = Path(sys.executable).parent.parent  # the venv running the tests: the README's .venv
 
 
@@ -80,6 +80,19 @@ def test_the_hook_block_reads_from_business_central(
     assert set(namespace["row"]) >= {"id", "entryNumber", "itemNumber", "quantity"}  # the loop read rows
     # the filter with O'Brien's quote (escaped, else a 400) read pages of matching entries
     assert [r["status"] for r in bc_emulator.recent_requests() if r["route"] == "itemLedgerEntries"] == [200]
+
+
+def test_the_batch_block_checks_many_entries_in_two_requests(
+    bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", bc_emulator.airflow_connection_env())
+    namespace: dict[str, Any] = {}
+    exec(blocks("batch")[0], namespace)
+    assert namespace["missing"] == ["00000000-0000-4000-8000-000000000001"]
+    assert namespace["entries"]["44A76D24-52FF-EB11-BB76-000D3A220646"]["entryNumber"] == 1
+    assert namespace["not_posted"] == ["NO-SUCH-DOC"] and namespace["matches"]["START-MANF"]
+    api = [r for r in bc_emulator.recent_requests() if r["route"] not in ("token", "discovery")]
+    assert [(r["route"], len(r["operations"])) for r in api] == [("$batch", 2), ("$batch", 2)]
 
 
 def test_the_operator_sensor_and_extraction_blocks_build_their_tasks() -> None:
