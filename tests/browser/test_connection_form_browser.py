@@ -210,7 +210,9 @@ class ConnectionsPage:
             f"[.//*[@data-part='title'][normalize-space()='{title}']]"
             f"[.//*[@data-part='description'][contains(., {json.dumps(contains)})]]",
         )
-        return toast.find_element(By.CSS_SELECTOR, "[data-part=description]").text
+        # textContent, not .text: while the toast animates in, Selenium may see it as not displayed and give ""
+        description = toast.find_element(By.CSS_SELECTOR, "[data-part=description]")
+        return " ".join((description.get_attribute("textContent") or "").split())
 
 
 def portless_test_is_refused() -> bool:
