@@ -70,12 +70,18 @@ def test_the_connection_env_block_is_a_connection_airflow_reads_and_the_hook_che
     assert re.search(r"client id|client_id|company_id|login", done.stderr)
 
 
+def _run_against(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, scenario: str) -> dict[str, Any]:
+    """Run ``scenario``'s Python block with the default connection pointing at ``emulator``; its names."""
+    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", emulator.airflow_connection_env())
+    namespace: dict[str, Any] = {}
+    exec(blocks(scenario)[0], namespace)
+    return namespace
+
+
 def test_the_hook_block_reads_from_business_central(
     bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", bc_emulator.airflow_connection_env())
-    namespace: dict[str, Any] = {}
-    exec(blocks("hook")[0], namespace)
+    namespace = _run_against(bc_emulator, monkeypatch, "hook")
     assert namespace["entry"]["id"] == bc_emulator.documented_entry_id and namespace["entry"]["entryNumber"] == 1
     assert set(namespace["row"]) >= {"id", "entryNumber", "itemNumber", "quantity"}  # the loop read rows
     # the filter with O'Brien's quote (escaped, else a 400) read pages of matching entries
@@ -85,9 +91,7 @@ def test_the_hook_block_reads_from_business_central(
 def test_the_batch_block_checks_many_entries_in_two_requests(
     bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", bc_emulator.airflow_connection_env())
-    namespace: dict[str, Any] = {}
-    exec(blocks("batch")[0], namespace)
+    namespace = _run_against(bc_emulator, monkeypatch, "batch")
     assert namespace["missing"] == ["00000000-0000-4000-8000-000000000001"]
     assert namespace["entries"]["44A76D24-52FF-EB11-BB76-000D3A220646"]["entryNumber"] == 1
     assert namespace["not_posted"] == ["NO-SUCH-DOC"] and namespace["matches"]["START-MANF"]
