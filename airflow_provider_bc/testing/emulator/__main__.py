@@ -38,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         help="the most bytes per second of each API answer's body, per call (BC: about 2 MB/s); 0: no limit",
     )
     parser.add_argument(
+        "--on-premises-valid-audiences",
+        default=defaults.on_premises_valid_audiences,
+        metavar="AUDIENCES",
+        help="the on-premises instance trusts Entra ID: bearer tokens for these ';'-separated audiences are "
+        "accepted on /{instance}/api/v2.0 besides Basic (BC's ValidAudiences); empty (default): Basic only",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         help="where to keep the CA bundle, certificates, client applications and changed entries; a later "

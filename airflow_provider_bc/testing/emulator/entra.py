@@ -442,10 +442,18 @@ class Directory:
         return token
 
     def authenticate(self, authorization: str | None, url_tenant: str | None, *, on_premises: bool = False) -> str:
-        """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`; on an
-        on-premises route, the user name of valid Basic credentials (user, web service access key)."""
+        """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`. On an
+        on-premises route, the user name of valid Basic credentials (user, web service access key), or,
+        when the instance trusts Entra ID (``on_premises_valid_audiences``), the client id of a bearer
+        token for one of those audiences."""
         if on_premises:
-            return self._authenticate_basic(authorization)
+            audiences = [a.strip() for a in self.config.on_premises_valid_audiences.split(";") if a.strip()]
+            if not audiences or not (authorization or "").lower().startswith("bearer "):
+                return self._authenticate_basic(authorization)
+            return self._authenticate_bearer(authorization, None, audiences)
+        return self._authenticate_bearer(authorization, url_tenant, [BC_RESOURCE])
+
+    def _authenticate_bearer(self, authorization: str | None, url_tenant: str | None, audiences: list[str]) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise self._unauthorized(None)
@@ -461,7 +469,7 @@ class Directory:
                 token,
                 self._signing_key(client_id, generation),
                 algorithms=["HS256"],
-                audience=BC_RESOURCE,
+                audience=audiences,
                 options={"require": ["exp", "iat", "aud", "tid", "appid"]},
             )
         except jwt.ExpiredSignatureError:

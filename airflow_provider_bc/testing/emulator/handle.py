@@ -301,8 +301,10 @@ class EmulatorHandle:
 
     def configure(self, **options: Any) -> dict[str, Any]:
         """Change ``latency``, ``rate_limit``, ``rate_window``, ``max_concurrent``, ``queue_size``,
-        ``token_lifetime`` or ``bandwidth`` (bytes per second of each API answer's body, each call on its
-        own; 0: no limit) now; returns the whole configuration."""
+        ``token_lifetime``, ``bandwidth`` (bytes per second of each API answer's body, each call on its
+        own; 0: no limit) or ``on_premises_valid_audiences`` (``;``-separated: the on-premises instance
+        then trusts Entra ID and accepts bearer tokens for them, as BC's ``ValidAudiences``) now; returns
+        the whole configuration."""
         result: dict[str, Any] = self._control("POST", "config", options)
         return result
 

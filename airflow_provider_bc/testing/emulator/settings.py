@@ -17,6 +17,8 @@ _RANGES: dict[str, tuple[type[float] | type[int], float]] = {  # setting: (type,
     "token_lifetime": (int, 1),
     "bandwidth": (int, 0),
 }
+#: settings that are text
+_TEXTS = frozenset({"on_premises_valid_audiences"})
 
 
 @dataclass
@@ -30,18 +32,26 @@ class RuntimeConfig:
     queue_size: int = 95  # requests of one principal waiting for a slot; beyond: 429
     token_lifetime: int = 3600  # seconds, for newly issued access tokens
     bandwidth: int = 0  # bytes per second at which each BC API answer's body is sent (0: no limit)
+    #: the on-premises server instance's ``ValidAudiences`` (``;``-separated), when it trusts Entra ID
+    #: (credential type AccessControlService): bearer tokens for these audiences are accepted besides Basic
+    #: credentials; empty: NavUserPassword, Basic only
+    on_premises_valid_audiences: str = ""
 
     def apply(self, changes: dict[str, Any]) -> None:
         """Change settings in place; unknown names, wrong types or out-of-range values raise ValueError."""
         for name, value in changes.items():
+            if name in _TEXTS:
+                if not isinstance(value, str):
+                    raise ValueError(f"{name} must be text, not {value!r}")
+                continue
             if name not in _RANGES:
-                raise ValueError(f"unknown setting {name!r}; known: {sorted(_RANGES)}")
+                raise ValueError(f"unknown setting {name!r}; known: {sorted([*_RANGES, *_TEXTS])}")
             kind, minimum = _RANGES[name]
             allowed = (int, float) if kind is float else int
             if isinstance(value, bool) or not isinstance(value, allowed) or value < minimum:
                 raise ValueError(f"{name} must be a number >= {minimum}, not {value!r}")
         for name, value in changes.items():
-            setattr(self, name, _RANGES[name][0](value))
+            setattr(self, name, value if name in _TEXTS else _RANGES[name][0](value))
 
     def as_dict(self) -> dict[str, Any]:
         """The current settings by name."""
