@@ -64,6 +64,17 @@ class Backoff(Retry):
         return float(min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1) + jitter))
 
 
+def _token_refused(settings: ClientSettings) -> str:
+    """What to check when Business Central refuses a new token of ``settings`` too."""
+    who = f"client id {settings.client_id}" if settings.client_id else "the system-assigned identity"
+    hint = f"a new token was refused too: check that {who} is enabled on Business Central's page Microsoft Entra "
+    hint += "Applications"
+    if settings.on_premises:
+        resource = settings.scope.removesuffix("/.default")
+        hint += f", and that the server instance's ValidAudiences holds {resource!r} (extra 'scope')"
+    return hint
+
+
 @dataclass(frozen=True)
 class Retrying:
     """The decision to try again: after ``wait`` seconds, with a new token when ``new_token``."""
@@ -100,6 +111,8 @@ class Attempts:
         if isinstance(error, BusinessCentralTokenRejectedError) and not self._token_renewed:
             self._token_renewed = True
             return self._retry(error, 0.0, "with a new token", new_token=True)
+        if isinstance(error, BusinessCentralTokenRejectedError):  # a new token was refused too
+            raise error.after_attempts(self.made, _token_refused(self._settings))
         if not isinstance(error, RETRIED):
             raise error.after_attempts(self.made)
         retry_after = self._retry_after(error)

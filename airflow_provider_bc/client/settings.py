@@ -24,6 +24,11 @@ AUTH_TYPES = ("client_secret", "certificate", "workload_identity", "managed_iden
 #: the environment variable Azure workload identity sets to the federated token file
 FEDERATED_TOKEN_FILE_ENV = "AZURE_FEDERATED_TOKEN_FILE"  # noqa: S105 (a variable name)
 
+#: Microsoft Entra ID hosts of Microsoft's global cloud (MSAL knows these and the national clouds' hosts)
+_GLOBAL_AUTHORITY_HOSTS = frozenset(
+    {"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net"}
+)
+
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$")
 _API_ROUTE = re.compile(r"^api(/[A-Za-z0-9][A-Za-z0-9._-]*){1,3}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -146,10 +151,28 @@ class ClientSettings:
 
             read_federated_token(self)
 
+    def _validate_cloud(self) -> None:
+        """A national cloud's Entra ID cannot sign tokens for Business Central online, which Microsoft
+        runs in its global cloud only: such an authority needs the host of an on-premises server."""
+        from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
+
+        host = (urlsplit(self.authority).hostname or "").lower()
+        if self.api_host == DEFAULT_API_HOST and host in WELL_KNOWN_AUTHORITY_HOSTS - _GLOBAL_AUTHORITY_HOSTS:
+            raise self._fail(
+                "authority",
+                f"{self.authority!r} is a national cloud's Microsoft Entra ID, but Business Central online runs in "
+                "Microsoft's global cloud only: leave 'authority' empty for Business Central online, or set the "
+                "connection's host to the on-premises server that trusts this tenant (https://{server}:{port}/{instance})",
+            )
+
     def _validate(self) -> None:
         self._validate_credential()
         if self.auth_type != "basic" and not self.tenant_id:
-            raise self._fail("tenant_id", "missing: set extra 'tenant_id' to the Entra tenant GUID or domain")
+            raise self._fail(
+                "tenant_id",
+                f"missing: auth_type {self.auth_type} gets its token from Microsoft Entra ID, so set extra "
+                "'tenant_id' (the form's Tenant ID) to the Entra tenant GUID or domain (contoso.onmicrosoft.com)",
+            )
         if self.tenant_id and not _TENANT.match(self.tenant_id):
             raise self._fail("tenant_id", f"{self.tenant_id!r} is neither a GUID nor a domain name")
         if not _ENVIRONMENT.match(self.environment):
@@ -172,6 +195,8 @@ class ClientSettings:
                 raise self._fail(name, f"{value!r} must be an https:// URL")
             if parts.query or parts.fragment:
                 raise self._fail(name, f"{value!r} must not carry a query or fragment")
+        if self.auth_type != "basic":
+            self._validate_cloud()
         if not self.scope.endswith("/.default"):
             raise self._fail("scope", f"{self.scope!r} must end with '/.default' for the client-credentials flow")
         for name in ("connect_timeout", "read_timeout", "backoff_max", "request_window"):
@@ -185,6 +210,13 @@ class ClientSettings:
                 raise self._fail(name, f"must be at least 1, got {getattr(self, name)!r}")
         if isinstance(self.verify, str) and not os.path.isfile(self.verify):
             raise self._fail("verify", f"CA bundle {self.verify!r} does not exist (or pass true/false)")
+
+    @property
+    def on_premises(self) -> bool:
+        """Whether the API is a Business Central on-premises server instance: Basic auth, or a host that
+        carries the instance path (``https://bc.contoso.local:7048/BC``); its API root is then
+        ``{host}/{api_route}``, with no tenant or environment segment."""
+        return self.auth_type == "basic" or bool(urlsplit(self.api_host).path.strip("/"))
 
     @property
     def authority_url(self) -> str:

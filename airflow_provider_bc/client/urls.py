@@ -55,7 +55,7 @@ class ApiUrls:
         self._origin_parts = urlsplit(settings.api_host)
         online = f"v2.0/{quote(settings.tenant_id)}/{quote(settings.environment)}/"
         # on-premises: the host carries port and server instance (https://bc.local:7048/BC), no tenant
-        self.service_root = f"{settings.api_host}/{'' if settings.auth_type == 'basic' else online}{settings.api_route}"
+        self.service_root = f"{settings.api_host}/{'' if settings.on_premises else online}{settings.api_route}"
 
     def company_id(self, company_id: str | None) -> str:
         """The company to use: the argument, else the settings' default; a GUID either way."""

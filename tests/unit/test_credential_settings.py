@@ -144,3 +144,25 @@ def test_managed_identity_needs_no_login_and_basic_no_tenant() -> None:
     assert ApiUrls(basic).service_root == "https://bc.contoso.local:7048/BC/api/v2.0"
     assert "web service access key" in refused("client_secret", password=None, auth_type="basic")
     assert "https://{server}:{port}/{instance}" in refused("api_host", password="k" * 44, auth_type="basic")
+
+
+@pytest.mark.parametrize("auth_type", ["client_secret", "certificate", "workload_identity", "managed_identity"])
+def test_an_entra_auth_type_without_a_tenant_says_where_to_set_it(
+    auth_type: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form cannot require Tenant ID for some auth types only: the settings name it when missing."""
+    monkeypatch.delenv("AZURE_TENANT_ID", raising=False)
+    cert_path, key_path = make_certificate().write(tmp_path)
+    token_file = FederatedIssuer().write_token_file(tmp_path / "token", "system:serviceaccount:airflow:worker")
+    extras = {
+        "certificate": {"certificate_path": str(cert_path), "private_key_path": str(key_path)},
+        "workload_identity": {"federated_token_file": str(token_file)},
+    }.get(auth_type, {})
+    password = None if auth_type == "certificate" else "x" * 12  # a certificate's password is its key's passphrase
+    with pytest.raises(BusinessCentralConfigError) as caught:
+        settings_from_connection(
+            "bc", login=CLIENT_ID, password=password, host=None, extra={"auth_type": auth_type, **extras}
+        )
+    assert caught.value.field == "tenant_id"
+    assert f"missing: auth_type {auth_type} gets its token from Microsoft Entra ID" in str(caught.value)
+    assert "set extra 'tenant_id' (the form's Tenant ID)" in str(caught.value) and "'bc'" in str(caught.value)

@@ -434,7 +434,7 @@ def test_clients_of_one_principal_share_one_governor() -> None:
     for other in (
         {"tenant_id": "fabrikam.onmicrosoft.com"},
         {"api_host": "https://bc.example.com"},
-        {"authority": "https://login.microsoftonline.us"},
+        {"authority": "https://login.microsoft.com"},
     ):
         assert governor_for(offline_settings(client_id=base.client_id, **other)) is not governor_for(base)
     assert governor_for(settings()) is not governor_for(base)

@@ -106,7 +106,15 @@ def test_one_rejected_token_is_replaced_at_once_a_second_one_ends_the_request() 
         budget.after(second)
     assert caught.value is second
     assert second.attempts == 2
-    assert second.message == "Business Central answered HTTP 401: expired"
+    assert second.message == (
+        "Business Central answered HTTP 401: expired; a new token was refused too: check that client id "
+        "11111111-2222-3333-4444-555555555555 is enabled on Business Central's page Microsoft Entra Applications"
+    )
+    on_premises = attempts(api_host="https://bc.contoso.local:7048/BC", scope="api://bc-server/.default")
+    on_premises.after(token_rejected())
+    with pytest.raises(errors.BusinessCentralTokenRejectedError) as caught:
+        on_premises.after(token_rejected())
+    assert caught.value.message.endswith("ValidAudiences holds 'api://bc-server' (extra 'scope')")
 
 
 def test_a_new_token_is_asked_for_once_even_with_other_retries_between() -> None:
