@@ -67,11 +67,11 @@ class ExtraField:
 
 
 EXTRA_FIELDS: dict[str, ExtraField] = {
+    # not required in the form (which cannot make it depend on auth_type): the hook names it when missing
     "tenant_id": ExtraField(
         "Tenant ID",
         "string",
-        "Entra tenant GUID or domain (contoso.onmicrosoft.com).",
-        required=True,
+        "Entra tenant GUID or domain (contoso.onmicrosoft.com); needed by every auth type but basic.",
         section=ESSENTIALS,
     ),
     "environment": ExtraField(

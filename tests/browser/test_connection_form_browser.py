@@ -3,8 +3,9 @@
 An API server (simple auth manager, every user admin, Test enabled) runs on loopback with a fresh
 AIRFLOW_HOME; the connection points at the bundled emulator. Debian's ``chromium`` and
 ``chromium-driver`` are installed with apt when missing (as root; otherwise the test fails saying
-what to install). Screenshots of every step go to ``tests/browser/artifacts/`` (git-ignored);
-``docs/connection-*.png`` are copies of three of them, for the README.
+what to install). Screenshots of every step go to ``tests/browser/artifacts/`` (git-ignored); the
+README's ``docs/connection-form-empty.png`` is a copy of ``connection-form-business-central-section.png``,
+``docs/connection-form-filled.png`` and ``docs/connection-test-success.png`` of those named so.
 """
 
 from __future__ import annotations
@@ -224,8 +225,8 @@ def portless_test_is_refused() -> bool:
 
 
 def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: WebDriver, bc_emulator: Any) -> None:
-    """Pick the type, read the labels and required marks, fill, save, Test (success), set a wrong secret, Test
-    (error): what a user sees at each step."""
+    """Pick the type, read the labels and required marks, fill all but the tenant, save, Test (names tenant_id),
+    add the tenant, Test (success), set a wrong secret, Test (error): what a user sees at each step."""
     connection = bc_emulator.airflow_connection()
     page = ConnectionsPage(browser, airflow_ui)
     page.open()
@@ -240,24 +241,22 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     assert not browser.find_elements(By.NAME, "port") and not browser.find_elements(By.NAME, "schema")
     sections = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[role=dialog] [data-part=item-trigger]")]
     assert sections == ["Standard Fields", "Business Central", "Advanced", "Extra Fields JSON"]
-    save = browser.find_element(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Save']")
-    assert not save.is_enabled()  # the required Tenant ID is empty
     page.screenshot("connection-form-empty")
 
-    # the Business Central section: Tenant ID required, defaults shown as help, nothing pre-filled
+    # the Business Central section: nothing required (basic needs no tenant), defaults shown as help, nothing pre-filled
     page.section("Business Central")
     tenant = page.visible(By.ID, "element_tenant_id")
     environment = page.visible(By.ID, "element_environment")
-    assert page.field_label(tenant) == ("Tenant ID", True)
+    assert page.field_label(tenant) == ("Tenant ID", False)
     assert page.field_label(environment) == ("Environment", False)
     assert page.field_label(page.visible(By.ID, "element_company_id")) == ("Default company ID", False)
-    assert tenant.get_attribute("required") == "true" and "This field is required" in page.row_text(tenant)
+    assert tenant.get_attribute("required") is None and "This field is required" not in page.row_text(tenant)
+    assert "every auth type but basic" in page.row_text(tenant)
     assert environment.get_attribute("value") == ""
     assert "When empty: production" in page.row_text(environment)
     page.screenshot("connection-form-business-central-section")
 
-    # fill it as a user would: the emulator's API host, its Entra authority and its CA bundle
-    page.type_into(tenant, connection["extra"]["tenant_id"])
+    # fill it as a user would, but for the tenant: the emulator's API host, its Entra authority and its CA bundle
     page.section("Advanced")
     page.type_into(page.visible(By.ID, "element_authority"), connection["extra"]["authority"])
     page.type_into(page.visible(By.ID, "element_verify"), connection["extra"]["verify"])
@@ -274,8 +273,7 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     stored = requests.get(f"{airflow_ui}/api/v2/connections/{CONN_ID}", timeout=10).json()
     assert stored["password"] == "***"
     extra = json.loads(stored["extra"])
-    assert extra["tenant_id"] == connection["extra"]["tenant_id"]
-    assert {key for key, value in extra.items() if value is not None} == {"tenant_id", "authority", "verify"}
+    assert {key for key, value in extra.items() if value is not None} == {"authority", "verify"}
     assert stored["port"] is None
 
     if portless_test_is_refused():
@@ -290,6 +288,18 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
             timeout=10,
         ).raise_for_status()
         page.open()
+    missing = page.test_and_read_toast(CONN_ID, "Test Connection Failed", "tenant_id")
+    page.screenshot("connection-test-missing-tenant")
+    assert missing.startswith("Business Central setting 'tenant_id': missing: auth_type client_secret gets its token")
+    assert "set extra 'tenant_id' (the form's Tenant ID)" in missing
+
+    # add the tenant: Test connects
+    page.click(By.XPATH, page.row_button(CONN_ID, "Edit Connection"))
+    page.section("Business Central")
+    page.type_into(page.visible(By.ID, "element_tenant_id"), connection["extra"]["tenant_id"])
+    page.save()
+    stored = requests.get(f"{airflow_ui}/api/v2/connections/{CONN_ID}", timeout=10).json()
+    assert json.loads(stored["extra"])["tenant_id"] == connection["extra"]["tenant_id"]
     message = page.test_and_read_toast(CONN_ID, "Test Connection Successful", "Connected")
     page.screenshot("connection-test-success")
     names = ", ".join(company["name"] for company in bc_emulator.companies)
@@ -297,6 +307,7 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
 
     # a wrong secret: the form shows the stored one masked, Test names what Entra said
     page.click(By.XPATH, page.row_button(CONN_ID, "Edit Connection"))
+    page.section("Standard Fields")
     password = page.visible(By.NAME, "password")
     assert password.get_attribute("value") == "***" and password.get_attribute("type") == "password"
     page.type_into(password, WRONG_SECRET)

@@ -39,13 +39,16 @@ def _as_the_form_gets_it(widget: Any) -> dict[str, Any]:
     }
 
 
-def test_the_form_marks_tenant_id_required_and_prefills_nothing() -> None:
+def test_the_form_requires_no_extra_and_prefills_nothing() -> None:
+    """Tenant ID is not required: the form cannot make it depend on auth_type, and basic needs none
+    (the hook names it when an Entra auth type lacks it)."""
     from airflow.providers_manager import ProvidersManager
 
     widgets = ProvidersManager().connection_form_widgets
     form = {name: _as_the_form_gets_it(widgets[f"extra__business_central__{name}"]) for name in EXTRA_FIELDS}
-    assert {name for name, field in form.items() if field["required"]} == {"tenant_id"}
+    assert {name for name, field in form.items() if field["required"]} == set()
     assert form["tenant_id"]["label"] == "Tenant ID"
+    assert "every auth type but basic" in form["tenant_id"]["help"]
     assert all(field["value"] is None for field in form.values())  # nothing pre-filled: nothing stored
     assert "When empty: production." in form["environment"]["help"]
     assert "When empty: 120." in form["timeout"]["help"]
