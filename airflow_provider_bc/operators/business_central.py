@@ -42,19 +42,16 @@ class _FetchOneEntity(_Operator):
         self.business_central_conn_id = business_central_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_bc.client.errors import BusinessCentralError
         from airflow_provider_bc.client.lookup import Lookup
         from airflow_provider_bc.client.odata import decode_enums
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.outcomes import task_failure
+        from airflow_provider_bc.waiting import failing_task
 
-        try:
+        with failing_task(self.task_id):
             lookup = Lookup.build(
                 self.entity_set, entity_id=self.entity_id, company_id=self.company_id, select=self.select
             )
             entity = BusinessCentralHook(self.business_central_conn_id).get(lookup)
-        except BusinessCentralError as error:
-            raise task_failure(error, self.task_id) from None
         self.log.info("Fetched %s", lookup.describe())
         return decode_enums(entity) if self.decode_enum_values else entity
 

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import (
-    AirflowFailException,
-    AirflowSensorTimeout,
-    BaseSensorOperator,
-    PokeReturnValue,
-    conf,
-)
+from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 
@@ -60,11 +53,10 @@ class _WaitForEntity(_Sensor):
 
     def _lookup(self) -> Lookup:
         """The rendered arguments as one checked lookup (an empty filter or match fails the task)."""
-        from airflow_provider_bc.client.errors import BusinessCentralError
         from airflow_provider_bc.client.lookup import Lookup
-        from airflow_provider_bc.outcomes import task_failure
+        from airflow_provider_bc.waiting import failing_task
 
-        try:
+        with failing_task(self.task_id):
             return Lookup.build(
                 self.entity_set,
                 entity_id=self.entity_id,
@@ -74,8 +66,6 @@ class _WaitForEntity(_Sensor):
                 select=self.select,
                 top=self.max_records,
             )
-        except BusinessCentralError as error:
-            raise task_failure(error, self.task_id) from None
 
     def _result(self, records: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
         if self.decode_enum_values:
@@ -85,18 +75,12 @@ class _WaitForEntity(_Sensor):
         return records[0] if self.entity_id is not None else records
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_bc.client.errors import BusinessCentralError
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.outcomes import may_succeed_later, task_failure
+        from airflow_provider_bc.waiting import check_or_wait
 
         lookup = self._lookup()
-        try:
-            records = BusinessCentralHook(self.business_central_conn_id).lookup(lookup)
-        except BusinessCentralError as error:
-            if not may_succeed_later(error):
-                raise task_failure(error, self.task_id) from None
-            self.log.warning("Business Central is not answering properly; will check again: %s", error)
-            records = []
+        hook = BusinessCentralHook(self.business_central_conn_id)
+        records = check_or_wait(lambda: hook.lookup(lookup), self.task_id, self.log)
         if not records:
             self.log.info("No %s yet", lookup.describe())
             return PokeReturnValue(is_done=False)
@@ -105,32 +89,25 @@ class _WaitForEntity(_Sensor):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
         from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
+        from airflow_provider_bc.waiting import execute_deferrable
 
-        timeout = float(self.timeout)
-        self.defer(
-            trigger=BusinessCentralEntityTrigger.waiting_for(
+        return execute_deferrable(
+            self,
+            context,
+            lambda timeout: BusinessCentralEntityTrigger.waiting_for(
                 self._lookup(),
                 business_central_conn_id=self.business_central_conn_id,
                 poll_interval=float(self.poke_interval),
                 timeout=timeout,
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=timeout),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: return the records, or fail with its reason."""
-        status = event.get("status")
-        if status == "success":
-            return self._result(event["records"])
-        if status == "timeout":
-            raise AirflowSensorTimeout(f"{self.task_id}: {event.get('message')} (timeout {self.timeout} s)")
-        # the trigger only gives up on errors that waiting cannot fix: no task retries either
-        raise AirflowFailException(f"{self.task_id}: {event.get('message', event)}")
+        from airflow_provider_bc.waiting import trigger_result
+
+        return self._result(trigger_result(event, self.task_id, self.timeout)["records"])
 
 
 class BusinessCentralEntitySensor(_WaitForEntity, BaseSensorOperator):
