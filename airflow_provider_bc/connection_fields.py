@@ -118,8 +118,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"login": "Client ID", "password": "Client Secret", "host": "API host"},
     # Airflow 3 shows placeholders of standard fields only; Airflow 2 those of the extras too
     "placeholders": {
-        "login": "Required: Entra application (client) ID",
-        "password": "Required: Entra client secret",
+        "login": "Entra application (client) ID; basic: user name",
+        "password": "Client secret; certificate: key passphrase; basic: access key",
         "host": DEFAULT_API_HOST,
         **{name: field.default for name, field in EXTRA_FIELDS.items() if field.default is not None},
     },

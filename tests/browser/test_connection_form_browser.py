@@ -235,8 +235,8 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     # the standard fields: relabelled, required ones say so, schema and port hidden
     login, password, host = (page.visible(By.NAME, name) for name in ("login", "password", "host"))
     assert [page.field_label(c)[0] for c in (login, password, host)] == ["Client ID", "Client Secret", "API host"]
-    assert login.get_attribute("placeholder") == "Required: Entra application (client) ID"
-    assert password.get_attribute("placeholder") == "Required: Entra client secret"
+    assert login.get_attribute("placeholder") == "Entra application (client) ID; basic: user name"
+    assert password.get_attribute("placeholder") == "Client secret; certificate: key passphrase; basic: access key"
     assert host.get_attribute("placeholder") == "https://api.businesscentral.dynamics.com"
     assert not browser.find_elements(By.NAME, "port") and not browser.find_elements(By.NAME, "schema")
     sections = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[role=dialog] [data-part=item-trigger]")]
