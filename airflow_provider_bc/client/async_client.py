@@ -73,10 +73,12 @@ class AsyncBusinessCentralClient:
             await asyncio.to_thread(self._tokens.invalidate)
         await asyncio.sleep(retrying.wait)
 
-    async def run_batch(self, batch: BatchRead[Result]) -> Result:
-        """As ``BusinessCentralClient.run_batch``."""
+    async def run_batch(self, batch: BatchRead[Result], *, time_budget: float | None = None) -> Result:
+        """As ``BusinessCentralClient.run_batch``; ``time_budget`` as for :meth:`run`, for all its POSTs."""
+        deadline = None if time_budget is None else time.monotonic() + time_budget
         while (query := batch.next_request()) is not None:
-            if (retrying := batch.read(await self.run(query))) is not None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if (retrying := batch.read(await self.run(query, time_budget=left))) is not None:
                 await self._pause(retrying)
         return batch.result()
 

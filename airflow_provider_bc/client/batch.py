@@ -87,13 +87,23 @@ def inner_answers(payload: Mapping[str, Any]) -> dict[str, Answer]:
 class Operation:
     """One GET of a batch read: the id or value it is for, what it found, its own retry budget."""
 
-    def __init__(self, settings: ClientSettings, op_id: str, query: Query, cursor: PageCursor | None = None) -> None:
-        """``cursor``: a filter's pages, followed by ``@odata.nextLink``; without, one entity by id."""
+    def __init__(
+        self,
+        settings: ClientSettings,
+        op_id: str,
+        query: Query,
+        cursor: PageCursor | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> None:
+        """``cursor``: a filter's pages, followed by ``@odata.nextLink``; without, one entity by id.
+        ``deadline``: a ``time.monotonic()`` instant after which it is not asked again."""
         self.id = op_id
         self.found: list[dict[str, Any]] = []
         self.exchange: Exchange | None = Exchange(settings, query)  # ``None`` once done
         self._settings = settings
         self._cursor = cursor
+        self._deadline = deadline
         self._attempts: Attempts | None = None
 
     def request(self, urls: ApiUrls) -> dict[str, Any]:
@@ -122,7 +132,7 @@ class Operation:
             else:
                 self.found += self._cursor.page(payload).entities
         except BusinessCentralError as error:
-            self._attempts = self._attempts or Attempts(self._settings, exchange.context)
+            self._attempts = self._attempts or Attempts(self._settings, exchange.context, deadline=self._deadline)
             return self._attempts.after(error)
         query = None if self._cursor is None else self._cursor.next_query()
         self.exchange = None if query is None else Exchange(self._settings, query)
