@@ -2,7 +2,8 @@
 
 A triggerer runs all its triggers on one event loop: sharing the client gives them one connection
 pool (besides the one MSAL application per credential and the one governor per principal that every
-client of a process shares already).
+client of a process shares already), and their lookups by id share ``$batch`` requests
+(:mod:`.coalescing`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, fields
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
+from airflow_provider_bc.client.coalescing import CoalescingAsyncClient
 from airflow_provider_bc.client.settings import ClientSettings
 
 
@@ -40,8 +42,8 @@ async def shared_async_client(settings: ClientSettings) -> AsyncIterator[AsyncBu
     key = (id(asyncio.get_running_loop()), _settings_key(settings))
     shared = _shared.get(key)
     if shared is None:
-        shared = _shared[key] = _Shared(AsyncBusinessCentralClient(settings))
-        shared.closing.push_async_exit(shared.client)  # its __aexit__ closes the connection pool
+        shared = _shared[key] = _Shared(CoalescingAsyncClient(settings))
+        shared.closing.push_async_exit(shared.client)  # its __aexit__ stops its batches, closes the connection pool
     shared.users += 1
     try:
         yield shared.client
