@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field, fields
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.coalescing import CoalescingAsyncClient
@@ -21,9 +21,8 @@ from airflow_provider_bc.client.settings import ClientSettings
 
 @dataclass
 class _Shared:
-    client: AsyncBusinessCentralClient
+    made: asyncio.Task[CoalescingAsyncClient]  # in a worker thread: it reads the CA bundle, may import httpx
     users: int = 0
-    closing: AsyncExitStack = field(default_factory=AsyncExitStack)
 
 
 _shared: dict[tuple[int, str], _Shared] = {}
@@ -37,18 +36,26 @@ def _settings_key(settings: ClientSettings) -> str:
 
 @asynccontextmanager
 async def shared_async_client(settings: ClientSettings) -> AsyncIterator[AsyncBusinessCentralClient]:
-    """The async client for ``settings`` on the running loop: made by its first user, closed when
-    its last user leaves."""
+    """The async client for ``settings`` on the running loop: made (off the loop) for its first user,
+    closed when its last user leaves."""
     key = (id(asyncio.get_running_loop()), _settings_key(settings))
     shared = _shared.get(key)
     if shared is None:
-        shared = _shared[key] = _Shared(CoalescingAsyncClient(settings))
-        shared.closing.push_async_exit(shared.client)  # its __aexit__ stops its batches, closes the connection pool
+        shared = _shared[key] = _Shared(asyncio.ensure_future(asyncio.to_thread(CoalescingAsyncClient, settings)))
     shared.users += 1
     try:
-        yield shared.client
+        yield await asyncio.shield(shared.made)
     finally:
         shared.users -= 1
         if shared.users == 0:
             del _shared[key]
-            await shared.closing.aclose()
+            await _close(shared.made)
+
+
+async def _close(made: asyncio.Task[CoalescingAsyncClient]) -> None:
+    """Stop the client's batches and close its connection pool (once made; one that failed is not there)."""
+    try:
+        client = await made
+    except Exception:  # its users got the error
+        return
+    await client.__aexit__(None, None, None)
