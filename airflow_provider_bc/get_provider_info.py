@@ -29,10 +29,22 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.hooks.business_central"]}],
         "operators": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.operators.business_central"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_bc.operators.business_central",
+                    "airflow_provider_bc.operators.entities",
+                ],
+            }
         ],
         "sensors": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.sensors.business_central"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_bc.sensors.business_central",
+                    "airflow_provider_bc.sensors.entities",
+                ],
+            }
         ],
         "triggers": [
             {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.triggers.business_central"]}
