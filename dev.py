@@ -62,6 +62,7 @@ AIRFLOW_2_TESTS = (
     "tests/tasks",
     "tests/faults/test_task_arguments.py",
     "tests/dag_runs/test_sensor_modes.py",
+    "tests/dag_runs/test_set_sensor_modes.py",
     "tests/dag_runs/test_example_dags.py",
     "tests/dag_runs/test_dag_file_imports.py",
     "tests/extraction",

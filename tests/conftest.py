@@ -95,3 +95,17 @@ def airflow_db() -> None:
     from airflow_provider_bc.testing.airflow_runs import create_metadata_db
 
     create_metadata_db()
+
+
+@pytest.fixture
+def task_logs(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """What tasks and triggers logged since the last call: Airflow 3 renders task logs straight to the
+    process's output, Airflow 2 hands them to Python's logging."""
+
+    def read() -> str:
+        output = capfd.readouterr()
+        text = output.out + output.err + caplog.text
+        caplog.clear()
+        return text
+
+    return read

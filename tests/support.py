@@ -5,6 +5,9 @@ session set-up a second time.)"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -83,3 +86,44 @@ def task_history(dag_run: Any, task_id: str) -> dict[str, Any]:
             "events": list(events),
             "reschedules": reschedules,
         }
+
+
+def batch_checks(emulator: Any) -> list[list[dict[str, Any]]]:
+    """The operations of each ``$batch`` request the emulator answered (since its last reset), in order."""
+    return [record["operations"] for record in emulator.recent_requests() if record["route"] == "$batch"]
+
+
+@contextmanager
+def posting_after_checks(
+    emulator: Any, posts: Mapping[int, Mapping[str, Any]], *, hold: float = 1.0
+) -> Iterator[list[dict[str, Any]]]:
+    """While the block runs, insert an entry with the fields ``posts[n]`` as soon as the emulator has
+    answered ``n`` ``$batch`` requests (a waiting task's checks, counted since its last reset): an insert
+    follows a check, never a clock. Those checks' answers are held back ``hold`` seconds after the
+    emulator recorded them (a ``stall`` fault), so the insert lands before the task can check again.
+    Yields the entries inserted so far; a failed insert is raised when the block ends."""
+    stop = threading.Event()
+    posted: list[dict[str, Any]] = []
+    failed: list[BaseException] = []
+    if (held := max(posts) - len(batch_checks(emulator))) > 0:
+        emulator.add_fault("stall", count=held, route="$batch", delay=hold)
+
+    def post() -> None:
+        try:
+            for checks, fields in sorted(posts.items()):
+                while len(batch_checks(emulator)) < checks:
+                    if stop.wait(0.05):
+                        return
+                posted.append(emulator.insert_entry(**fields))
+        except BaseException as error:  # handed to the test's thread
+            failed.append(error)
+
+    poster = threading.Thread(target=post, name="post-after-checks", daemon=True)
+    poster.start()
+    try:
+        yield posted
+    finally:
+        stop.set()
+        poster.join()
+    if failed:
+        raise failed[0]

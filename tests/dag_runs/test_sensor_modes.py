@@ -19,18 +19,6 @@ TIMEOUT, POKE_INTERVAL = 4, 1  # as in tests/dags/sensor_dags.py
 TRIGGER_CHECKED = "not there yet (check"  # what the trigger logs after each check (the sensor logs "No ... yet")
 
 
-@pytest.fixture
-def task_logs(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
-    """What the tasks logged so far: Airflow 3 renders task logs straight to the process's output,
-    Airflow 2 hands them to Python's logging."""
-
-    def read() -> str:
-        output = capfd.readouterr()
-        return output.out + output.err + caplog.text
-
-    return read
-
-
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_sensor_timeout_is_honoured(
     mode: str,

@@ -13,7 +13,9 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 from airflow_provider_bc.client import errors
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.operators.business_central import BusinessCentralGetEntityOperator
+from airflow_provider_bc.operators.entities import BusinessCentralGetEntitiesOperator
 from airflow_provider_bc.sensors.business_central import BusinessCentralEntitySensor
+from airflow_provider_bc.sensors.entities import BusinessCentralEntitiesSensor
 
 DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
 
@@ -50,6 +52,89 @@ def test_a_sensor_with_bad_rendered_arguments_fails_before_any_request(
         sensor.poke({})
     assert "BusinessCentralQueryError" in str(caught.value)
     assert bc_emulator.stats()["total_requests"] == 0
+
+
+MANY = {"entity_set": "itemLedgerEntries"}
+BY_ID = {**MANY, "entity_ids": [DOCUMENTED_ID]}
+BAD_SET_ARGUMENTS = [
+    ({**MANY, "entity_ids": []}, "entity_ids"),
+    ({**MANY, "entity_ids": DOCUMENTED_ID}, "entity_ids"),  # a list rendered as text
+    ({**MANY, "entity_ids": [DOCUMENTED_ID, "1) or (1 eq 1"]}, r"entity_ids\[1\]"),
+    ({**MANY, "entity_ids": [DOCUMENTED_ID, None]}, r"entity_ids\[1\]"),
+    ({**MANY, "entity_ids": {"a": DOCUMENTED_ID}}, "entity_ids"),
+    ({**BY_ID, "entity_set": "item/../companies"}, "entity_set"),
+    ({**BY_ID, "company_id": "CRONUS USA, Inc."}, "company_id"),
+    ({**BY_ID, "select": "id; drop"}, "select"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        *BAD_SET_ARGUMENTS,
+        ({**MANY, "match": {}}, "match"),
+        ({**MANY, "match": "documentNumber"}, "match"),
+        ({**MANY, "match": {"documentNumber": ["A"], "itemNumber": ["B"]}}, "match"),
+        ({**MANY, "match": {"documentNumber eq 'x' or id": ["x"]}}, "match"),
+        ({**MANY, "match": {"documentNumber": []}}, r"match\['documentNumber'\]"),
+        ({**MANY, "match": {"documentNumber": "108001"}}, r"match\['documentNumber'\]"),
+        ({**MANY, "match": {"documentNumber": ["108001", ""]}}, r"match\['documentNumber'\]\[1\]"),
+        ({**MANY, "match": {"documentNumber": ["108001", 1.5]}}, r"match\['documentNumber'\]\[1\]"),
+        ({**BY_ID, "min_found": 0}, "min_found"),
+        ({**BY_ID, "min_found": 2}, "min_found"),
+        ({**BY_ID, "min_found": "1"}, "min_found"),
+    ],
+    ids=lambda value: repr(value)[:60],
+)
+def test_a_set_sensor_with_bad_rendered_arguments_fails_before_any_request(
+    arguments: dict[str, Any], named: str, bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    bc_connection()
+    for deferrable in (False, True):  # a deferrable sensor fails on its first check too, before deferring
+        sensor = BusinessCentralEntitiesSensor(task_id="wait", deferrable=deferrable, **arguments)
+        with pytest.raises(AirflowFailException, match=f"{named}: ") as caught:
+            sensor.execute({}) if deferrable else sensor.poke({})
+        assert "BusinessCentralQueryError" in str(caught.value)
+    assert bc_emulator.stats()["total_requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        *BAD_SET_ARGUMENTS,
+        ({**MANY, "match_field": "documentNumber", "match_values": []}, "match_values"),
+        ({**MANY, "match_field": "documentNumber", "match_values": "108001"}, "match_values"),
+        ({**MANY, "match_field": "documentNumber", "match_values": ["1", None]}, r"match_values\[1\]"),
+        ({**MANY, "match_field": "document Number", "match_values": ["1"]}, "match_field"),
+    ],
+    ids=lambda value: repr(value)[:60],
+)
+def test_a_set_operator_with_bad_rendered_arguments_fails_before_any_request(
+    arguments: dict[str, Any], named: str, bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    bc_connection()
+    operator = BusinessCentralGetEntitiesOperator(task_id="get", **arguments)
+    with pytest.raises(AirflowFailException, match=f"{named}: ") as caught:
+        operator.execute({})
+    assert "BusinessCentralQueryError" in str(caught.value)
+    assert bc_emulator.stats()["total_requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("task", "arguments"),
+    [
+        (BusinessCentralEntitiesSensor, {}),
+        (BusinessCentralEntitiesSensor, {"entity_ids": [DOCUMENTED_ID], "match": {"documentNumber": ["1"]}}),
+        (BusinessCentralGetEntitiesOperator, {}),
+        (BusinessCentralGetEntitiesOperator, {"entity_ids": [DOCUMENTED_ID], "match_values": ["1"]}),
+        (BusinessCentralGetEntitiesOperator, {"entity_ids": [DOCUMENTED_ID], "match_field": "documentNumber"}),
+        (BusinessCentralGetEntitiesOperator, {"match_values": ["1"]}),
+    ],
+    ids=lambda value: getattr(value, "__name__", None) or repr(value)[:60],
+)
+def test_a_set_task_needs_ids_or_values_not_both_when_the_dag_is_parsed(task: Any, arguments: dict[str, Any]) -> None:
+    with pytest.raises(errors.BusinessCentralQueryError, match="entity_ids: give entity_ids"):
+        task(task_id="t", entity_set="itemLedgerEntries", **arguments)
 
 
 def test_an_operator_with_a_bad_select_fails_before_any_request(

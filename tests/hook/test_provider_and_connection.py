@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +52,12 @@ def test_providers_manager_lists_provider_hook_and_connection_fields(
     assert behaviour["relabeling"]["password"] == "Client Secret"
     assert "port" in behaviour["hidden_fields"]
     assert any("airflow_provider_bc.triggers.business_central" in str(t) for t in manager.trigger)
-    transfers = manager.providers["airflow-provider-business-central"].data["transfers"]
+    data = manager.providers["airflow-provider-business-central"].data
+    kinds = ("operators", "sensors", "triggers")
+    listed = {module for kind in kinds for entry in data[kind] for module in entry["python-modules"]}
+    assert {"airflow_provider_bc.operators.entities", "airflow_provider_bc.sensors.entities"} < listed
+    assert all(importlib.import_module(module) for module in listed)
+    transfers = data["transfers"]
     assert [t["python-module"] for t in transfers] == [
         "airflow_provider_bc.transfers.business_central_to_object_storage"
     ]
