@@ -1,9 +1,9 @@
 """Every code block of the README runs, verbatim, in a test: a README that drifts from the code fails here.
 
 Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
-``connection-env``, ``hook``, ``batch``, ``tasks``, ``emulator``, ``walkthrough`` (the example DAGs in a fresh
-Airflow home against the emulator, as a user runs them), ``pool`` (after the walkthrough, in its home),
-``pytest-plugin``.
+``connection-env``, ``hook``, ``batch``, ``batch-tasks``, ``tasks``, ``emulator``, ``walkthrough`` (the
+example DAGs in a fresh Airflow home against the emulator, as a user runs them), ``pool`` (after the
+walkthrough, in its home), ``pytest-plugin``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,18 @@ from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.readme_blocks import blocks, opening_fences, tagged_blocks
 from tests.support import EXAMPLE_DAGS, REPO
 
-SCENARIOS = {"install", "connection-env", "hook", "batch", "tasks", "emulator", "walkthrough", "pool", "pytest-plugin"}
+SCENARIOS = {
+    "install",
+    "connection-env",
+    "hook",
+    "batch",
+    "batch-tasks",
+    "tasks",
+    "emulator",
+    "walkthrough",
+    "pool",
+    "pytest-plugin",
+}
 VENV = Path(sys.executable).parent.parent  # the venv running the tests: the README's .venv
 
 
@@ -95,6 +106,19 @@ def test_the_batch_block_checks_many_entries_in_two_requests(
     assert namespace["missing"] == ["00000000-0000-4000-8000-000000000001"]
     assert namespace["entries"]["44A76D24-52FF-EB11-BB76-000D3A220646"]["entryNumber"] == 1
     assert namespace["not_posted"] == ["NO-SUCH-DOC"] and namespace["matches"]["START-MANF"]
+    api = [r for r in bc_emulator.recent_requests() if r["route"] not in ("token", "discovery")]
+    assert [(r["route"], len(r["operations"])) for r in api] == [("$batch", 2), ("$batch", 2)]
+
+
+def test_the_batch_tasks_block_reads_a_list_and_waits_for_one(
+    bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    namespace = _run_against(bc_emulator, monkeypatch, "batch-tasks")
+    found = namespace["get_booked"].execute({})
+    assert found["44a76d24-52ff-eb11-bb76-000d3a220646"]["entryNumber"] == 1
+    assert found["00000000-0000-4000-8000-000000000001"] is None
+    sensor = namespace["wait_for_shipments"]
+    assert sensor.deferrable and not sensor.poke({}).is_done  # SHIP-0001 is not posted
     api = [r for r in bc_emulator.recent_requests() if r["route"] not in ("token", "discovery")]
     assert [(r["route"], len(r["operations"])) for r in api] == [("$batch", 2), ("$batch", 2)]
 
