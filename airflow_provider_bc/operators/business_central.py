@@ -67,6 +67,9 @@ class BusinessCentralGetEntityOperator(_FetchOneEntity, BaseOperator):
     :param business_central_conn_id: the ``business_central`` connection
     """
 
+    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
+    execute = _FetchOneEntity.execute
+
     def __init__(
         self,
         *,
@@ -85,6 +88,9 @@ class BusinessCentralGetEntityOperator(_FetchOneEntity, BaseOperator):
 class BusinessCentralGetItemLedgerEntryOperator(_FetchOneEntity, BaseOperator):
     """Fetch one item ledger entry by id into XCom: ``BusinessCentralGetEntityOperator`` with
     ``entity_set="itemLedgerEntries"``; ``entry_id`` is templated as ``entity_id``."""
+
+    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
+    execute = _FetchOneEntity.execute
 
     def __init__(
         self,

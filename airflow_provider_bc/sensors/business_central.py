@@ -131,6 +131,9 @@ class BusinessCentralEntitySensor(_WaitForEntity, BaseSensorOperator):
         (default: Airflow's ``[operators] default_deferrable``)
     """
 
+    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
+    execute = _WaitForEntity.execute
+
     def __init__(
         self,
         *,
@@ -164,6 +167,9 @@ class BusinessCentralEntitySensor(_WaitForEntity, BaseSensorOperator):
 class BusinessCentralItemLedgerEntrySensor(_WaitForEntity, BaseSensorOperator):
     """Wait until an item ledger entry exists: ``BusinessCentralEntitySensor`` with
     ``entity_set="itemLedgerEntries"``; ``entry_id`` is templated as ``entity_id``."""
+
+    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
+    execute = _WaitForEntity.execute
 
     def __init__(
         self,
