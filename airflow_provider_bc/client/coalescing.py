@@ -7,7 +7,8 @@ what its own GET would have given: the entity (``[entity]``), ``[]`` when there 
 typed error (one id's error never fails the others); an error of the ``$batch`` itself goes to every
 waiter of that batch. Waiters of one lookup share one operation. A batch (and each operation) is
 retried only while all its waiters have time left (their ``time_budget``), so no trigger answers
-late; the others ask again at their next check. Lookups by filter are not coalesced.
+late; a waiter whose check was cut short asks again at its next check. Lookups by filter are not
+coalesced.
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ class Coalescer:
     async def _outcomes(self, waiters: Mapping[Lookup, list[_Waiter]]) -> Mapping[Lookup, Outcome]:
         deadlines = {lookup: earliest(waiter.deadline for waiter in same) for lookup, same in waiters.items()}
         deadline = earliest(deadlines.values())
-        batch = ChecksById(self._client.settings, self._client.urls, deadlines)
         try:
+            batch = ChecksById(self._client.settings, self._client.urls, deadlines)
             return await self._client.run_batch(
                 batch, time_budget=None if deadline is None else deadline - time.monotonic()
             )
