@@ -74,8 +74,11 @@ class AsyncBusinessCentralClient:
         await asyncio.sleep(retrying.wait)
 
     async def run_batch(self, batch: BatchRead[Result], *, time_budget: float | None = None) -> Result:
-        """As ``BusinessCentralClient.run_batch``; ``time_budget`` as for :meth:`run`, for all its POSTs."""
+        """As ``BusinessCentralClient.run_batch``; ``time_budget`` as for :meth:`run`, for all its POSTs
+        and the operations asked again."""
         deadline = None if time_budget is None else time.monotonic() + time_budget
+        if deadline is not None:
+            batch.end_by(deadline)
         while (query := batch.next_request()) is not None:
             left = None if deadline is None else deadline - time.monotonic()
             if (retrying := batch.read(await self.run(query, time_budget=left))) is not None:
@@ -83,16 +86,31 @@ class AsyncBusinessCentralClient:
         return batch.result()
 
     async def get_entities(
-        self, entity_set: str, ids: Iterable[str], **options: Unpack[BatchOptions]
+        self,
+        entity_set: str,
+        ids: Iterable[str],
+        *,
+        time_budget: float | None = None,
+        **options: Unpack[BatchOptions],
     ) -> dict[str, dict[str, Any] | None]:
-        """As ``BusinessCentralClient.get_entities``: entities by id in ``$batch`` requests."""
-        return await self.run_batch(EntitiesById(self.settings, self.urls, entity_set, ids, **options))
+        """As ``BusinessCentralClient.get_entities``: entities by id in ``$batch`` requests (``time_budget``
+        as for :meth:`run_batch`)."""
+        read = EntitiesById(self.settings, self.urls, entity_set, ids, **options)
+        return await self.run_batch(read, time_budget=time_budget)
 
     async def find_many(
-        self, entity_set: str, field: str, values: Iterable[Hashable], **options: Unpack[BatchOptions]
+        self,
+        entity_set: str,
+        field: str,
+        values: Iterable[Hashable],
+        *,
+        time_budget: float | None = None,
+        **options: Unpack[BatchOptions],
     ) -> dict[Hashable, list[dict[str, Any]]]:
-        """As ``BusinessCentralClient.find_many``: each value's matches, in ``$batch`` requests."""
-        return await self.run_batch(MatchesByValue(self.settings, self.urls, entity_set, field, values, **options))
+        """As ``BusinessCentralClient.find_many``: each value's matches, in ``$batch`` requests (``time_budget``
+        as for :meth:`run_batch`)."""
+        read = MatchesByValue(self.settings, self.urls, entity_set, field, values, **options)
+        return await self.run_batch(read, time_budget=time_budget)
 
     async def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """As ``BusinessCentralClient.lookup``: the entity or matches, ``[]`` when there is none yet."""

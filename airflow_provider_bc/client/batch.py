@@ -106,6 +106,10 @@ class Operation:
         self._deadline = deadline
         self._attempts: Attempts | None = None
 
+    def end_by(self, deadline: float) -> None:
+        """Not asked again after ``deadline`` (a ``time.monotonic()`` instant), nor after an earlier one."""
+        self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
+
     def request(self, urls: ApiUrls) -> dict[str, Any]:
         """This GET as an entry of a ``$batch``'s ``requests``."""
         assert self.exchange is not None
@@ -151,6 +155,11 @@ class BatchRead(ABC, Generic[Result]):
         self._next_round: list[Operation] = []
         self._decisions: list[Retrying] = []
         self._sent: list[Operation] = []
+
+    def end_by(self, deadline: float) -> None:
+        """No operation is asked again after ``deadline`` (a ``time.monotonic()`` instant)."""
+        for operation in self._round + self._next_round:
+            operation.end_by(deadline)
 
     def next_request(self) -> Query | None:
         """The next ``$batch`` POST, or ``None`` once every operation is done."""

@@ -127,11 +127,15 @@ class BatchLookup:
             return client.get_entities(self.entity_set, [str(key) for key in keys], **self._options())
         return client.find_many(self.entity_set, self.field, keys, **self._options())
 
-    async def aread(self, client: AsyncBusinessCentralClient, keys: Iterable[Key]) -> dict[Any, Any]:
-        """As :meth:`read`, with the async client."""
+    async def aread(
+        self, client: AsyncBusinessCentralClient, keys: Iterable[Key], *, time_budget: float | None = None
+    ) -> dict[Any, Any]:
+        """As :meth:`read`, with the async client; retries end with ``time_budget`` seconds."""
+        options = self._options()
         if self.field is None:
-            return await client.get_entities(self.entity_set, [str(key) for key in keys], **self._options())
-        return await client.find_many(self.entity_set, self.field, keys, **self._options())
+            ids = [str(key) for key in keys]
+            return await client.get_entities(self.entity_set, ids, time_budget=time_budget, **options)
+        return await client.find_many(self.entity_set, self.field, keys, time_budget=time_budget, **options)
 
 
 def check_min_found(min_found: object, count: int) -> int:

@@ -243,3 +243,21 @@ def test_the_trigger_times_out_naming_the_missing_and_reports_a_lost_permission(
     assert event["status"] == "error" and "403" in event["message"]
     with pytest.raises(AirflowFailException, match="403"):
         sensor.execute_complete({}, event)
+
+
+def test_the_trigger_does_not_retry_a_check_past_its_timeout(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    bc_connection()
+    (missing,) = new_ids(1)
+    bc_emulator.add_fault(429, count=2, route="itemLedgerEntry", path_contains=missing, retry_after=30)
+    trigger = BusinessCentralEntitiesTrigger.waiting_for(
+        BusinessCentralEntitiesSensor(task_id="wait", entity_set=ENTRIES, entity_ids=[missing])._new_progress().lookup,
+        business_central_conn_id="business_central_default",
+        poll_interval=60,
+        timeout=3,
+    )
+    event = asyncio.run(asyncio.wait_for(_first_event(trigger), timeout=60))
+    assert event["status"] == "timeout"  # waiting out the 30 s Retry-After would have answered late
+    statuses = [[operation["status"] for operation in batch] for batch in batch_checks(bc_emulator)]
+    assert statuses == [[429], [429]]  # the first check and the last, at the timeout: one attempt each
