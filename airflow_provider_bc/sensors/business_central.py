@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 else:
     _Sensor = object
 
+#: Airflow's ``[operators] default_deferrable``, read once for both sensors (each read costs every DAG file's parse)
+DEFERRABLE_BY_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
+
 
 class _WaitForEntity(_Sensor):
     """The checks of both sensors below (see the operators' module on why they do not derive from one another)."""
@@ -146,7 +149,7 @@ class BusinessCentralEntitySensor(_WaitForEntity, BaseSensorOperator):
         max_records: int = 1,
         decode_enum_values: bool = False,
         business_central_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFERRABLE_BY_DEFAULT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -182,7 +185,7 @@ class BusinessCentralItemLedgerEntrySensor(_WaitForEntity, BaseSensorOperator):
         max_records: int = 1,
         decode_enum_values: bool = False,
         business_central_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = DEFERRABLE_BY_DEFAULT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
