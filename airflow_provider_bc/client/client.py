@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any, TypedDict
 
@@ -61,7 +61,7 @@ class ReadOptions(TypedDict, total=False):
     page_size: int | None
     next_link: str | None
     exact_numbers: bool
-    parsed_fields: Iterable[str] | None
+    decode: Callable[[bytes], Any] | None
 
 
 def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Query:
@@ -74,7 +74,7 @@ def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Qu
         select=options.get("select"),
         orderby=options.get("orderby"),
         exact_numbers=options.get("exact_numbers", False),
-        parsed_fields=options.get("parsed_fields"),
+        decode=options.get("decode"),
     )
     next_link = options.get("next_link")
     return replace(query, url=urls.next_link(next_link), params={}) if next_link else query
@@ -175,9 +175,9 @@ class BusinessCentralClient:
 
         Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``,
         ``next_link`` (a page's link) to resume a read where it stopped, ``exact_numbers``
-        (decimals as :class:`decimal.Decimal`, keeping the API's number text; each entity also holds
-        its JSON text as sent, ``.text``) and with it ``parsed_fields``: each entity holds only these
-        fields beside its text (a read that writes the text holds a page in a fraction of the memory).
+        (decimals as :class:`decimal.Decimal`, keeping the API's number text) and ``decode``: reads
+        each page's body instead of ``json.loads`` (e.g. :func:`.json_text.loads_entity_texts`: the
+        entities kept as the text they were sent as).
         """
         cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
         query: Query | None = cursor.first

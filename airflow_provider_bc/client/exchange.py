@@ -23,7 +23,6 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralQueryError,
     error_from_response,
 )
-from airflow_provider_bc.client.json_text import loads_keeping_text
 from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 
@@ -60,8 +59,9 @@ class Exchange:
         self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
-        self.exact_numbers = query.exact_numbers
-        self.parsed_fields = query.parsed_fields
+        self._decode: Callable[[bytes], Any] = query.decode or (
+            partial(json.loads, parse_float=Decimal) if query.exact_numbers else json.loads
+        )
         self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"
@@ -111,21 +111,19 @@ class Exchange:
             raise error
         content_type = answer.headers.get("Content-Type", "")
         payload: Any = None
+        problem = ""
         if self.document and "xml" in content_type.lower():
             payload = {"document": answer.body.decode("utf-8", errors="replace")}
         elif "json" in content_type.lower():
             try:
-                payload = (
-                    loads_keeping_text(answer.body.decode("utf-8"), Decimal, self.parsed_fields)
-                    if self.exact_numbers
-                    else json.loads(answer.body)
-                )
-            except ValueError:  # UnicodeDecodeError included
-                payload = None
+                payload = self._decode(answer.body)
+            except ValueError as error:  # UnicodeDecodeError included
+                problem = f"{error}; "
         if not isinstance(payload, dict):
             raise BusinessCentralBadAnswerError(
                 f"{self.context}: Business Central answered HTTP {answer.status} ({content_type or 'no content type'}) "
-                f"with a body that is not a JSON object ({len(answer.body)} bytes, starting {answer.body[:80]!r})",
+                f"with a body that is not a JSON object ({problem}{len(answer.body)} bytes, "
+                f"starting {answer.body[:80]!r})",
                 status=answer.status,
                 request_id=answer.headers.get("Request-Id"),
                 correlation_id=answer.headers.get("ms-correlation-x"),

@@ -5,12 +5,34 @@ Shared by the sync and async clients, which only fetch each :attr:`PageCursor.qu
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, overload
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.client.queries import Query, entities_of
 from airflow_provider_bc.client.urls import ApiUrls
+
+
+class DecodedEntities(Sequence[dict[str, Any]]):
+    """A page's entities as a body decoder holds them (``Query.decode``: as text, as columns ...), each
+    read into a ``dict`` only when indexed. The decoder checked them as it read the body."""
+
+    @abstractmethod
+    def entity(self, index: int) -> dict[str, Any]:
+        """Entity ``index`` (from 0) as a ``dict``."""
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self.entity(i) for i in range(len(self))[index]]
+        return self.entity(range(len(self))[index])  # negative indexes and IndexError as a list has them
 
 
 @dataclass(frozen=True)
@@ -20,7 +42,7 @@ class Page:
     Pass ``next_link`` back to ``iter_pages(next_link=...)`` to resume a read where it stopped.
     """
 
-    entities: list[dict[str, Any]]
+    entities: Sequence[dict[str, Any]]
     next_link: str | None
     number: int
 
@@ -45,7 +67,12 @@ class PageCursor:
     def page(self, payload: dict[str, Any]) -> Page:
         """The page in ``payload``, the answer to the last query."""
         self.pages += 1
-        entities = entities_of(payload, f"{self._context} (page {self.pages})")
+        value = payload.get("value")
+        entities = (
+            value
+            if isinstance(value, DecodedEntities)
+            else entities_of(payload, f"{self._context} (page {self.pages})")
+        )
         self._link = payload.get("@odata.nextLink")
         self.entities += len(entities)
         return Page(entities, self._link if isinstance(self._link, str) else None, self.pages)

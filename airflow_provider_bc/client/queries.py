@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,9 +20,9 @@ class Query:
 
     With ``missing_ok``, a 404 saying the entity is absent (not its company or environment)
     reads as an empty collection instead of raising. With ``exact_numbers``, decimals in the
-    answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats, and
-    each entity of a collection keeps its JSON text (:class:`~.json_text.EntityText`), holding
-    only the ``parsed_fields`` beside it when they are given.
+    answer are read as :class:`decimal.Decimal` (the API's number text kept), not as floats.
+    ``decode`` reads a JSON answer's body instead of ``json.loads`` (a collection's ``value`` may
+    then be :class:`~.paging.DecodedEntities`: kept as text, as columns ...).
     With ``document``, the answer is an XML document (``$metadata``), read as ``{"document": <text>}``.
     """
 
@@ -31,7 +31,7 @@ class Query:
     context: str = "GET"
     missing_ok: bool = False
     exact_numbers: bool = False
-    parsed_fields: tuple[str, ...] | None = None
+    decode: Callable[[bytes], Any] | None = None
     document: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
@@ -48,7 +48,7 @@ def collection_query(
     orderby: Iterable[str] | str | None = None,
     top: int | None = None,
     exact_numbers: bool = False,
-    parsed_fields: Iterable[str] | None = None,
+    decode: Callable[[bytes], Any] | None = None,
 ) -> Query:
     """GET a company's collection with query options."""
     company = urls.company_id(company_id)
@@ -57,7 +57,7 @@ def collection_query(
         query_options(filter=filter, select=select, orderby=orderby, top=top),
         f"GET {entity_set} of company {company}" + (f" where {filter}" if filter else ""),
         exact_numbers=exact_numbers,
-        parsed_fields=None if parsed_fields is None else tuple(parsed_fields),
+        decode=decode,
     )
 
 

@@ -16,6 +16,7 @@ is read twice in one run.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -28,6 +29,8 @@ ENTRY_NUMBER = "entryNumber"
 LAST_MODIFIED = "lastModifiedDateTime"
 POSTING_DATE = "postingDate"
 NEVER_MODIFIED = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+#: lines of times in Business Central's form (UTC, ``Z``): as text, they sort by time to the second
+_BC_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\n)*")
 
 
 def parse_datetime(value: Any, argument: str) -> dt.datetime:
@@ -52,6 +55,18 @@ def time_order_key(value: str, argument: str) -> str:
         second, _, fraction = value[:-1].partition(".")
         return f"{second}.{fraction:0<7}"
     return parse_datetime(value, argument).replace(tzinfo=None).isoformat(timespec="microseconds") + "0"
+
+
+def latest(values: list[Any], argument: str) -> str | None:
+    """The latest of the times in ``values`` (texts; empty ones and ``None`` left out) by
+    :func:`time_order_key`, which only the texts of the latest second need when all have BC's form."""
+    times = list(filter(None, values))
+    if not times:
+        return None
+    if _BC_TIMES.fullmatch("\n".join(times) + "\n"):
+        second = max(times)[:19]
+        times = [value for value in times if value.startswith(second)]
+    return str(max(times, key=lambda value: time_order_key(value, argument)))
 
 
 def iso(value: dt.datetime) -> str:

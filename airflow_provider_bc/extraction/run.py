@@ -23,11 +23,20 @@ from airflow_provider_bc.extraction.cursors import (
     CursorOptions,
     Window,
     iso,
+    latest,
     parse_datetime,
     plan_window,
     time_order_key,
 )
-from airflow_provider_bc.extraction.files import FORMATS, OutputFormat, PartWriter, open_part, part_name
+from airflow_provider_bc.extraction.files import (
+    FORMATS,
+    OutputFormat,
+    PageRows,
+    PartWriter,
+    open_part,
+    page_reader,
+    part_name,
+)
 from airflow_provider_bc.extraction.partitions import key_span, range_filters
 from airflow_provider_bc.extraction.progress import Progress
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
@@ -228,25 +237,24 @@ class Extraction:
                 orderby=ENTRY_NUMBER if plan["partitioned"] else None,
                 page_size=spec.page_size,
                 next_link=state.next_link,
-                exact_numbers=True,
-                # NDJSON writes each row's text: only what the run itself reads of a row is kept parsed
-                parsed_fields=None if spec.output_format == "parquet" else ROW_FIELDS_READ,
+                # read in the fetching thread: a page waits to be written as its text or its Arrow columns
+                decode=page_reader(spec.output_format, entity, ROW_FIELDS_READ),
             )
         )
         progress.stream(+1)
         try:
             for page in pages:
-                rows = page.entities
+                read = rows = _rows_of(page.entities)
                 if window.skip and not state.restating:
-                    rows = [row for row in rows if (row.get("id"), row.get(LAST_MODIFIED)) not in window.skip]
+                    rows = _unseen(rows, window.skip)
                 with self._lock:
-                    _observe(state, page.entities, boundary_from)
+                    _observe(state, read, boundary_from)
                 if rows:
                     if writer is None:
                         name = part_name(state.index, len(state.files), spec.output_format, spec.compress)
                         writer = open_part(self.folder, name, spec.output_format, compress=spec.compress, entity=entity)
                     writer.write(rows)
-                progress.page(len(page.entities), len(rows))
+                progress.page(len(read), len(rows))
                 last = page.next_link is None
                 if writer is not None and (last or writer.rows >= spec.rows_per_file):
                     written = writer.close()
@@ -263,7 +271,7 @@ class Extraction:
                             self._save(checkpoint)
                 if stop.is_set() and not last:
                     return
-                del page, rows  # let this page go before the one after the next is fetched
+                del page, read, rows  # let this page go before the one after the next is fetched
         finally:
             progress.stream(-1)
             if writer is not None:  # a file left incomplete: not in the checkpoint, rewritten on resume
@@ -384,17 +392,37 @@ class Extraction:
         }
 
 
-def _observe(state: StreamState, rows: list[dict[str, Any]], boundary_from: str | None) -> None:
+def _rows_of(entities: object) -> PageRows:
+    if not isinstance(entities, PageRows):  # pages are read by the run's own page reader
+        raise TypeError(f"a page read for writing holds PageRows, not {type(entities).__name__}")
+    return entities
+
+
+def _unseen(rows: PageRows, skip: frozenset[tuple[str, str]]) -> PageRows:
+    """``rows`` without those a previous run delivered in the same version (``(id, lastModifiedDateTime)``)."""
+    versions = zip(rows.column("id"), rows.column(LAST_MODIFIED), strict=True)
+    keep = [i for i, version in enumerate(versions) if version not in skip]
+    return rows if len(keep) == len(rows) else rows.subset(keep)
+
+
+def _observe(state: StreamState, rows: PageRows, boundary_from: str | None) -> None:
     """Fold a page's highest entry number and modification time into ``state``; remember the rows
     changed at or after ``boundary_from`` (a :func:`time_order_key`; the next run skips them if unchanged)."""
-    numbers = [row[ENTRY_NUMBER] for row in rows if isinstance(row.get(ENTRY_NUMBER), int)]
+    numbers = [n for n in rows.column(ENTRY_NUMBER) if isinstance(n, int)]
     if numbers:
         state.max_entry_number = max(numbers + ([state.max_entry_number] if state.max_entry_number is not None else []))
-    stamps = [(time_order_key(row[LAST_MODIFIED], LAST_MODIFIED), row) for row in rows if row.get(LAST_MODIFIED)]
-    if not stamps:
+    modified = rows.column(LAST_MODIFIED)
+    newest = latest(modified, LAST_MODIFIED)
+    if newest is None:
         return
-    newest, newest_row = max(stamps, key=lambda item: item[0])
-    if state.max_last_modified is None or newest > time_order_key(state.max_last_modified, LAST_MODIFIED):
-        state.max_last_modified = iso(parse_datetime(newest_row[LAST_MODIFIED], LAST_MODIFIED))
+    if state.max_last_modified is None or time_order_key(newest, LAST_MODIFIED) > time_order_key(
+        state.max_last_modified, LAST_MODIFIED
+    ):
+        state.max_last_modified = iso(parse_datetime(newest, LAST_MODIFIED))
     if boundary_from is not None:
-        state.boundary.extend([str(row["id"]), str(row[LAST_MODIFIED])] for key, row in stamps if key >= boundary_from)
+        changed = zip(rows.column("id"), modified, strict=True)
+        state.boundary.extend(
+            [str(entity_id), str(stamp)]
+            for entity_id, stamp in changed
+            if stamp and time_order_key(stamp, LAST_MODIFIED) >= boundary_from
+        )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError, BusinessCentralQueryError
 
@@ -92,29 +90,3 @@ def arrow_schema(entity: EntityType) -> pa.Schema:
     }
     # Edm.Guid, Edm.String, Edm.Duration and the enum types travel as text
     return pa.schema([pa.field(name, simple.get(edm, pa.string())) for name, edm in entity.properties.items()])
-
-
-def _datetime(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "Edm.Decimal": _decimal,
-    "Edm.Date": dt.date.fromisoformat,
-    "Edm.DateTimeOffset": _datetime,
-    "Edm.TimeOfDay": dt.time.fromisoformat,
-}
-
-
-def columns(entity: EntityType, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The values of ``rows`` by column, converted to what the Arrow schema of ``entity`` holds."""
-    result: dict[str, list[Any]] = {}
-    for name, edm in entity.properties.items():
-        convert = _CONVERTERS.get(edm)
-        values = [row.get(name) for row in rows]
-        result[name] = values if convert is None else [None if v is None else convert(v) for v in values]
-    return result

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.extraction.cursors import iso, time_order_key
+from airflow_provider_bc.extraction.cursors import iso, latest, time_order_key
 from airflow_provider_bc.extraction.state import previous_manifest, write_manifest
 
 ZONES = [dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
@@ -50,3 +50,26 @@ def test_the_time_order_key_sorts_as_the_times_do(first: dt.datetime, second: dt
 def test_a_time_before_year_1_in_utc_is_refused_naming_the_argument() -> None:
     with pytest.raises(BusinessCentralQueryError, match="cursor_start"):
         time_order_key("0001-01-01T00:30:00+02:00", "cursor_start")
+
+
+@given(
+    st.lists(
+        st.datetimes(
+            timezones=st.just(dt.timezone.utc), min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2024, 1, 2)
+        )
+        .map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))  # BC's milliseconds
+        .map(iso)
+        | st.none()
+        | st.just(""),
+        max_size=8,
+    ),
+    st.one_of(st.none(), st.just("2024-01-01T12:00:00+02:00")),
+)
+def test_the_latest_time_is_the_latest_by_the_time_order_key(texts: list[str | None], other_form: str | None) -> None:
+    values = [*texts, other_form]  # a time with an offset: not in BC's form, every time keyed
+    present = [v for v in values if v]
+    expected = max(present, key=lambda v: time_order_key(v, "t")) if present else None
+    found = latest(values, "t")
+    assert (found is None) == (expected is None)
+    if found is not None and expected is not None:
+        assert time_order_key(found, "t") == time_order_key(expected, "t")
