@@ -37,6 +37,7 @@ from airflow_provider_bc.extraction.files import (
     page_reader,
     part_name,
 )
+from airflow_provider_bc.extraction.memory import flat_memory
 from airflow_provider_bc.extraction.partitions import key_span, range_filters
 from airflow_provider_bc.extraction.progress import Progress
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
@@ -310,7 +311,8 @@ class Extraction:
         unless access was refused): what was completed stays, and a retry resumes from it.
         """
         try:
-            return self._run()
+            with flat_memory(arrow=self.spec.output_format == "parquet"):
+                return self._run()
         except OSError as error:  # object storage (fsspec, s3fs, pyarrow): the client raises only its own errors
             raise BusinessCentralDestinationError(
                 f"{self.folder}: {type(error).__name__}: {error}", transient=not isinstance(error, PERMANENT_OS_ERRORS)
