@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.common.compat.sdk import Context, PokeReturnValue
 
     from airflow_provider_bc.client.lookup import Lookup
 
@@ -78,6 +78,8 @@ class _WaitForEntity(_Sensor):
         return records[0] if self.entity_id is not None else records
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow.providers.common.compat.sdk import PokeReturnValue
+
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
         from airflow_provider_bc.waiting import check_or_wait
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow.providers.common.compat.sdk import Context, PokeReturnValue
 
     from airflow_provider_bc.client.batch_lookup import Progress
 
@@ -84,6 +84,8 @@ class BusinessCentralEntitiesSensor(BaseSensorOperator):
             return Progress(lookup, self.min_found)
 
     def poke(self, context: Context) -> PokeReturnValue:
+        from airflow.providers.common.compat.sdk import PokeReturnValue
+
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
         from airflow_provider_bc.waiting import check_or_wait
 
