@@ -127,3 +127,12 @@ class AsyncBusinessCentralClient:
             yield page
             del page
             query = cursor.next_query()
+
+    async def iter_entities(self, entity_set: str, **options: Unpack[ReadOptions]) -> AsyncIterator[dict[str, Any]]:
+        """As ``BusinessCentralClient.iter_entities``: every entity of a collection, a page in memory at a time."""
+        async for page in self.iter_pages(entity_set, **options):
+            entities = page.entities
+            del page
+            for entity in entities:
+                yield entity
+            del entities

@@ -47,14 +47,21 @@ class Reader:
 
     def pages(self, entity_set: str = "itemLedgerEntries", **options: Any) -> Iterator[Page]:
         """The pages of a collection read, one at a time."""
+        return self._iterate("iter_pages", entity_set, options)
+
+    def entities(self, entity_set: str = "itemLedgerEntries", **options: Any) -> Iterator[dict[str, Any]]:
+        """The entities of a collection read, one at a time."""
+        return self._iterate("iter_entities", entity_set, options)
+
+    def _iterate(self, method: str, entity_set: str, options: dict[str, Any]) -> Iterator[Any]:
         read: ReadOptions = {"select": "id,entryNumber", "page_size": 100, **options}  # type: ignore[typeddict-item]
         if self.path == "sync":
-            yield from self._sync.iter_pages(entity_set, **read)
+            yield from getattr(self._sync, method)(entity_set, **read)
             return
-        pages = self._async.iter_pages(entity_set, **read)
+        items = getattr(self._async, method)(entity_set, **read)
         while True:
             try:
-                yield self._loop.run_until_complete(pages.__anext__())
+                yield self._loop.run_until_complete(items.__anext__())
             except StopAsyncIteration:
                 return
 

@@ -130,3 +130,11 @@ def test_an_outage_mid_read_fails_naming_the_link_to_resume_from(
     assert caught.value.url == first.next_link and caught.value.attempts == 2
     rest = [e["entryNumber"] for page in reader.pages(next_link=caught.value.url) for e in page.entities]
     assert [e["entryNumber"] for e in first.entities] + rest == list(range(1, 1001))
+
+
+def test_iter_entities_yields_every_entity_of_every_page_once_in_order(
+    bc_emulator: Any, reader_for: Callable[..., Reader]
+) -> None:
+    entities = list(reader_for().entities(COLLECTION, filter=FIRST_ENTRIES, orderby="entryNumber"))
+    assert [entity["entryNumber"] for entity in entities] == list(range(1, 1001))
+    assert len(api_requests(bc_emulator, COLLECTION)) == 10  # page by page, 100 a page
