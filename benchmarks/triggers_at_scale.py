@@ -49,6 +49,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+# each trigger logs each check at INFO (a triggerer writes that to the task's log), not to this terminal
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
 from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 
@@ -173,8 +176,9 @@ def warm_up(emulator: EmulatorHandle) -> StepTimer:
     conn = emulator.airflow_connection()
     conn["login"], conn["password"] = emulator.register_client()
     os.environ["AIRFLOW_CONN_BC_WARM_UP"] = json.dumps(conn)
-    steps = StepTimer()
-    with steps.installed():
+    collections = Collections()
+    steps = StepTimer(collections)
+    with steps.installed(), collections.installed():
         (event,) = asyncio.run(run_all([waiting_for(emulator.documented_entry_id, "bc_warm_up", 1, 60)], LoopLag()))
     assert event["status"] == "success", event
     emulator.reset()
