@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -146,6 +147,8 @@ class ConnectionsPage:
         self.driver = driver
         self.base = base
         self.wait = WebDriverWait(driver, WAIT)
+        # a toast fading out may still lie over a button for a moment: click again until it is gone
+        self._click_wait = WebDriverWait(driver, WAIT, ignored_exceptions=(ElementClickInterceptedException,))
 
     def open(self) -> None:
         self.driver.get(f"{self.base}/connections")
@@ -156,7 +159,11 @@ class ConnectionsPage:
         return element
 
     def click(self, by: str, selector: str) -> None:
-        self.wait.until(ec.element_to_be_clickable((by, selector))).click()
+        self.press(self.wait.until(ec.element_to_be_clickable((by, selector))))
+
+    def press(self, button: WebElement) -> None:
+        """Click ``button`` as soon as nothing lies over it."""
+        self._click_wait.until(lambda _: button.click() is None)
 
     def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -196,7 +203,7 @@ class ConnectionsPage:
     def save(self) -> None:
         save = self.visible(By.XPATH, "//*[@role='dialog']//button[normalize-space()='Save']")
         self.wait.until(lambda _: save.is_enabled())
-        save.click()
+        self.press(save)
         self.wait.until(ec.invisibility_of_element_located((By.CSS_SELECTOR, "[role=dialog]")))
 
     def row_button(self, conn_id: str, label: str) -> str:
