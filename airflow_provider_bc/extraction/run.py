@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_bc.client.client import BusinessCentralClient
+    from airflow_provider_bc.client.paging import Page
 
 log = logging.getLogger(__name__)
 
@@ -222,15 +224,19 @@ class Extraction:
     def _save(self, checkpoint: Checkpoint) -> None:
         checkpoint.save(self.folder)
 
-    def _read_stream(
-        self, checkpoint: Checkpoint, state: StreamState, window: Window, progress: Progress, stop: threading.Event
-    ) -> None:
-        spec, plan = self.spec, checkpoint.plan
-        entity = EntityType(spec.entity_set, plan["schema"])
-        boundary_from = time_order_key(window.boundary_from, "boundary") if window.boundary_from else None
-        writer: PartWriter | None = None
-        pages = read_ahead(
-            self._client().iter_pages(
+    def _pages(
+        self, client: BusinessCentralClient, plan: dict[str, Any], partitions: deque[StreamState], stop: threading.Event
+    ) -> Iterator[tuple[StreamState, Page]]:
+        """The pages of the partitions this stream takes from ``partitions`` (shared by the streams), one
+        partition after the other: the next one's first page is asked while the last one's is written."""
+        spec = self.spec
+        read_as = page_reader(spec.output_format, EntityType(spec.entity_set, plan["schema"]), ROW_FIELDS_READ)
+        while not stop.is_set():
+            try:
+                state = partitions.popleft()
+            except IndexError:
+                return
+            for page in client.iter_pages(
                 spec.entity_set,
                 company_id=spec.company_id,
                 filter=state.filter,
@@ -239,12 +245,28 @@ class Extraction:
                 page_size=spec.page_size,
                 next_link=state.next_link,
                 # read in the fetching thread: a page waits to be written as its text or its Arrow columns
-                decode=page_reader(spec.output_format, entity, ROW_FIELDS_READ),
-            )
-        )
+                decode=read_as,
+            ):
+                yield state, page
+                del page  # not held while the next page downloads
+
+    def _stream(
+        self,
+        checkpoint: Checkpoint,
+        partitions: deque[StreamState],
+        window: Window,
+        progress: Progress,
+        stop: threading.Event,
+    ) -> None:
+        """One stream: reads partitions until none is left, writing each page as it arrives."""
+        spec, plan = self.spec, checkpoint.plan
+        entity = EntityType(spec.entity_set, plan["schema"])
+        boundary_from = time_order_key(window.boundary_from, "boundary") if window.boundary_from else None
+        writer: PartWriter | None = None
+        pages = read_ahead(self._pages(self._client(), plan, partitions, stop))
         progress.stream(+1)
         try:
-            for page in pages:
+            for state, page in pages:
                 read = rows = _rows_of(page.entities)
                 if window.skip and not state.restating:
                     rows = _unseen(rows, window.skip)
@@ -282,10 +304,11 @@ class Extraction:
     def _read(self, checkpoint: Checkpoint, progress: Progress) -> None:
         window = Window.from_dict(checkpoint.plan["window"])
         stop = threading.Event()
-        pending = [state for state in checkpoint.streams if not state.done]
+        partitions = deque(state for state in checkpoint.streams if not state.done)
+        streams = min(self.spec.max_streams, len(partitions))
         with ThreadPoolExecutor(self.spec.max_streams, thread_name_prefix="bc-stream") as pool:
             futures: list[Future[None]] = [
-                pool.submit(self._read_stream, checkpoint, state, window, progress, stop) for state in pending
+                pool.submit(self._stream, checkpoint, partitions, window, progress, stop) for _ in range(streams)
             ]
             try:
                 while True:
