@@ -7,7 +7,7 @@ descending), never from ``$count``: ledgers are append-only and their entry numb
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_bc.client.odata import all_of, clause
 from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER
@@ -16,24 +16,21 @@ if TYPE_CHECKING:
     from airflow_provider_bc.client.client import BusinessCentralClient
 
 
-def key_span(
-    client: BusinessCentralClient, entity_set: str, *, company_id: str | None = None, filter: str | None = None
-) -> tuple[int, int] | None:
-    """The lowest and highest ``entryNumber`` of the rows matching ``filter`` (``None``: no rows)."""
-    edges = []
-    for direction in ("asc", "desc"):
-        found = client.find_entities(
-            entity_set,
-            company_id=company_id,
-            filter=filter,
-            select=[ENTRY_NUMBER],
-            orderby=f"{ENTRY_NUMBER} {direction}",
-            top=1,
-        )
-        if not found:
-            return None
-        edges.append(int(found[0][ENTRY_NUMBER]))
-    return edges[0], edges[1]
+def key_edge(
+    client: BusinessCentralClient,
+    entity_set: str,
+    direction: Literal["asc", "desc"],
+    *,
+    company_id: str | None = None,
+    filter: str | None = None,
+) -> int | None:
+    """The lowest (``asc``) or highest (``desc``) ``entryNumber`` of the rows matching ``filter``
+    (``None``: no rows)."""
+    order = f"{ENTRY_NUMBER} {direction}"
+    found = client.find_entities(
+        entity_set, company_id=company_id, filter=filter, select=[ENTRY_NUMBER], orderby=order, top=1
+    )
+    return int(found[0][ENTRY_NUMBER]) if found else None
 
 
 def range_filters(first: int, last: int, parts: int, base: str | None = None) -> list[str]:

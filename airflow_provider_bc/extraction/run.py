@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
@@ -39,7 +39,7 @@ from airflow_provider_bc.extraction.files import (
     part_name,
 )
 from airflow_provider_bc.extraction.memory import flat_memory
-from airflow_provider_bc.extraction.partitions import key_span, range_filters
+from airflow_provider_bc.extraction.partitions import key_edge, range_filters
 from airflow_provider_bc.extraction.progress import Progress
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
 from airflow_provider_bc.extraction.state import (
@@ -159,9 +159,9 @@ class Extraction:
         total = 0
         passes = [(f, False) for f in window.passes] + ([(window.restate, True)] if window.restate else [])
         for pass_filter, restating in passes:
-            count = client.count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
+            count, span = self._count_and_span(pass_filter, partitioned)
             total += count
-            for part_filter in self._partitions(client, pass_filter, count, partitioned):
+            for part_filter in self._partitions(pass_filter, count, span, partitioned):
                 streams.append(StreamState(len(streams), part_filter, restating))
         log.info(
             "Plan: %s of company %s, cursor %s, %d passes, %d partitions, about %d rows, into %s",
@@ -195,8 +195,25 @@ class Extraction:
         ]
         return tuple(dict.fromkeys([*self.spec.select, *(name for name in needed if name in entity.properties)]))
 
+    def _count_and_span(self, pass_filter: str | None, partitioned: bool) -> tuple[int, tuple[int, int] | None]:
+        """The pass's ``$count`` and, if partitioned, its lowest and highest ``entryNumber`` (``$top=1``
+        each way): asked side by side, each by a client of its own (one round trip instead of three)."""
+        spec = self.spec
+        ways: tuple[Literal["asc", "desc"], ...] = ("asc", "desc") if partitioned else ()
+        with ThreadPoolExecutor(3, thread_name_prefix="bc-plan") as pool:
+            count = pool.submit(
+                lambda: self._client().count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
+            )
+            edges = [pool.submit(self._edge, way, pass_filter) for way in ways]
+            low, high = [edge.result() for edge in edges] or [None, None]
+            return count.result(), None if low is None or high is None else (low, high)
+
+    def _edge(self, way: Literal["asc", "desc"], pass_filter: str | None) -> int | None:
+        spec = self.spec
+        return key_edge(self._client(), spec.entity_set, way, company_id=spec.company_id, filter=pass_filter)
+
     def _partitions(
-        self, client: BusinessCentralClient, pass_filter: str | None, count: int, partitioned: bool
+        self, pass_filter: str | None, count: int, span: tuple[int, int] | None, partitioned: bool
     ) -> list[str | None]:
         """The pass cut into entry-number ranges: more ranges than streams (a stream done early with a
         sparse range takes another), and no more than one per page."""
@@ -204,7 +221,6 @@ class Extraction:
             return []
         if not partitioned:
             return [pass_filter]
-        span = key_span(client, self.spec.entity_set, company_id=self.spec.company_id, filter=pass_filter)
         if span is None:
             return []
         parts = max(1, min(self.spec.max_streams * PARTITIONS_PER_STREAM, math.ceil(count / self.spec.page_size)))
