@@ -10,7 +10,10 @@ interpreter so that every peak RSS is its own (read inside the child, imports in
   entry-number span cut in 5 ranges, each read by nextLink at ``odata.maxpagesize=5000`` with the same
   ``$filter``/``$orderby`` shape the extraction sends; every page JSON-parsed and dropped, nothing written;
 * the extraction (5 streams, 5,000 a page) into a temporary ``file://`` folder, NDJSON (gzip) and Parquet,
-  of all N entries and of the first N/10 (``$filter=entryNumber le N/10``).
+  of all N entries and of the first N/10 (``$filter=entryNumber le N/10``), in a child that does not
+  import Airflow (``engine``: the destination a ``upath.UPath``, the code the operator runs), and of all
+  N with Airflow loaded (``airflow``: the destination an ``ObjectStoragePath``, as the operator has it).
+  pyarrow is loaded by the Parquet run itself, as in the operator's task.
 
 Every run's files are read back (gzip NDJSON line by line, Parquet's ``id`` column) and their ids compared
 with an id-only read of the collection (``iter_entities(select=...)``, bandwidth and latency lifted for it):
@@ -19,9 +22,13 @@ lost = expected ids missing, duplicated = rows less distinct ids; the worst run 
     python benchmarks/extract.py [--entries 1000000] [--formats ndjson,parquet] [--skip-seq] [--repeat 1]
 
 Ends with ``RESULT speedup_vs_seq=<x> vs_raw5=<x> rss_mb=<peak at N, worst format> rss_ratio=<N vs N/10>
-lost=<n> duplicated=<n> max_in_flight=<n> rss_growth_mb=<peak at N less the RSS before the run, worst format>``.
-MB are 10^6 bytes; ``max_in_flight`` is the emulator's
-highest number of API requests in flight at once during the extraction runs.
+lost=<n> duplicated=<n> max_in_flight=<n> rss_growth_mb=<x> rss_airflow_mb=<x>``. ``speedup_vs_seq`` and
+``vs_raw5`` time the first format's run at N with Airflow loaded (the operator's process). ``rss_mb``,
+``rss_ratio`` and ``rss_growth_mb`` (the peak less the RSS just before the run) are the engine's, the
+worst format; ``rss_airflow_mb`` is the peak at N with Airflow loaded (Airflow's SDK alone holds about
+120 MB). Each run's peak and the RSS before it are printed per format. MB are 10^6 bytes;
+``max_in_flight`` is the emulator's highest number of API requests in flight at once during the
+extraction runs.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -173,18 +181,19 @@ def run_raw5(conn: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_extract(
-    conn: dict[str, Any], output_format: str, filter: str | None, root: str, run_name: str
+    conn: dict[str, Any], output_format: str, filter: str | None, root: str, run_name: str, airflow: bool
 ) -> dict[str, Any]:
-    """The extraction, 5 streams at 5,000 a page, into ``root`` (a local folder, as ``file://``)."""
+    """The extraction, 5 streams at 5,000 a page, into ``root`` (a local folder, as ``file://``): with
+    Airflow loaded (``ObjectStoragePath``), or without (``upath.UPath``, what ``ObjectStoragePath`` derives from)."""
     import logging
 
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
+    if airflow:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath as Destination
+    else:
+        from upath import UPath as Destination
 
     from airflow_provider_bc.client.client import BusinessCentralClient
     from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
-
-    if output_format == "parquet":
-        import pyarrow.parquet  # noqa: F401  (imported lazily by the writer: not part of the time)
 
     logging.basicConfig(level=logging.WARNING)
     settings = client_settings(conn)
@@ -199,7 +208,7 @@ def run_extract(
     )
     rss_before = peak_rss_mb()
     begin = time.perf_counter()
-    extraction = Extraction(spec, ObjectStoragePath(Path(root).as_uri()), lambda: BusinessCentralClient(settings))
+    extraction = Extraction(spec, Destination(Path(root).as_uri()), lambda: BusinessCentralClient(settings))
     manifest = extraction.run()
     seconds = time.perf_counter() - begin
     return {
@@ -209,6 +218,7 @@ def run_extract(
         "bytes": manifest["bytes"],
         "folder": str(extraction.folder).removeprefix("file://"),
         "rss_before_mb": rss_before,
+        "airflow_loaded": "airflow" in sys.modules,
     }
 
 
@@ -220,7 +230,9 @@ def child(request: dict[str, Any]) -> None:
     elif mode == "raw5":
         result = run_raw5(conn)
     else:
-        result = run_extract(conn, request["format"], request["filter"], request["root"], request["run_name"])
+        result = run_extract(
+            conn, request["format"], request["filter"], request["root"], request["run_name"], request["airflow"]
+        )
     result |= {"rss_mb": peak_rss_mb(), "ru_maxrss_mb": inherited_rss_mb(), "cpu_s": cpu_seconds()}
     print(json.dumps(result))
 
@@ -368,6 +380,8 @@ def main() -> None:
             """Keep the fastest run of ``name`` (with every run's time, and the worst RSS and concurrency)."""
             if result["rows"] != rows:
                 print(f"  WARNING: {name} read {result['rows']:,} rows, not {rows:,}")
+            if result.get("airflow_loaded", "+airflow" in name) != ("+airflow" in name):
+                print(f"  WARNING: {name} ran with Airflow {'' if result['airflow_loaded'] else 'not '}loaded")
             earlier = results.get(name)
             kept = result if earlier is None or result["seconds"] < earlier["seconds"] else earlier
             if earlier is not None:
@@ -376,7 +390,7 @@ def main() -> None:
             kept["runs"] = [*(earlier["runs"] if earlier else []), result["seconds"]]
             results[name] = kept
             print(
-                f"  {name:<12} {result['seconds']:7.1f} s  {result['rows']:>10,} rows  "
+                f"  {name:<18} {result['seconds']:7.1f} s  {result['rows']:>10,} rows  "
                 f"peak RSS {result['rss_mb']:6.1f} MB",
                 flush=True,
             )
@@ -386,9 +400,11 @@ def main() -> None:
         for repeat in range(args.repeat):
             record("raw5", measure(emulator, conn, "raw5"), len(expected_all))
             for output_format in formats:
-                for label, limit in [("N", None), ("N/10", small)][: 1 if repeat else 2]:
+                # the timed run (Airflow loaded, as in the operator's task), then the engine alone at N and N/10
+                kinds = [("N +airflow", None, True), ("N", None, False), ("N/10", small, False)]
+                for label, limit, airflow in kinds[: 2 if repeat else 3]:
                     name = f"{output_format} {label}"
-                    root = Path(scratch, f"{output_format}-{label.replace('/', '_')}-{repeat}")
+                    root = Path(scratch, f"{output_format}-{len(checks)}")
                     result = measure(
                         emulator,
                         conn,
@@ -397,6 +413,7 @@ def main() -> None:
                         filter=None if limit is None else f"entryNumber le {limit}",
                         root=str(root),
                         run_name=f"bench-{repeat}",
+                        airflow=airflow,
                     )
                     want = expected_all if limit is None else expected_small
                     result |= check(written_ids(result, output_format), want)
@@ -408,7 +425,7 @@ def main() -> None:
     print(f"  load average now {os.getloadavg()[0]:.2f} (other work on the machine slows the CPU-bound runs most)")
     print()
     print(
-        f"{'run':<14} {'time s':>8} {'rows':>10} {'rows/s':>9} {'pages':>6} {'reqs':>5} {'in flight':>9} "
+        f"{'run':<18} {'time s':>8} {'rows':>10} {'rows/s':>9} {'pages':>6} {'reqs':>5} {'in flight':>9} "
         f"{'RSS MB':>7} {'start':>6} {'growth':>6} {'CPU s':>6} {'emu CPU':>7} {'others':>6}  lost dup  runs"
     )
     for name, r in results.items():
@@ -417,45 +434,54 @@ def main() -> None:
         pages_text = f"{r['pages']:>6}" if "pages" in r else f"{len(r['files']):>5}f"
         runs_text = ", ".join(f"{s:.1f}" for s in r["runs"])
         print(
-            f"{name:<14} {r['seconds']:8.1f} {r['rows']:>10,} {r['rows'] / r['seconds']:>9,.0f} {pages_text} "
+            f"{name:<18} {r['seconds']:8.1f} {r['rows']:>10,} {r['rows'] / r['seconds']:>9,.0f} {pages_text} "
             f"{r['requests']:>5} {r['max_in_flight']:>9} {r['rss_mb']:7.1f} {r['rss_before_mb']:6.1f} "
             f"{r['rss_mb'] - r['rss_before_mb']:6.1f} "
             f"{r['cpu_s']:6.1f} {emu:>7} {others:>6}  {r.get('lost', '-')!s:>4} {r.get('duplicated', '-')!s:>3}  "
             f"{runs_text}"
         )
-    lead = f"{formats[0]} N"
+    lead = f"{formats[0]} N +airflow"
     t_extract = results[lead]["seconds"]
     speedup = results["seq"]["seconds"] / t_extract if "seq" in results else float("nan")
     vs_raw = results["raw5"]["seconds"] / t_extract
-    rss_mb = max(results[f"{f} N"]["rss_mb"] for f in formats)
-    rss_ratio = max(results[f"{f} N"]["rss_mb"] / results[f"{f} N/10"]["rss_mb"] for f in formats)
-    # what the extraction itself adds to the process (Airflow, pyarrow and the client imported before)
-    growth_mb = max(results[f"{f} N"]["rss_mb"] - results[f"{f} N"]["rss_before_mb"] for f in formats)
+
+    def worst(key: Callable[[str], float]) -> float:
+        return max(key(f) for f in formats)
+
+    rss_mb = worst(lambda f: results[f"{f} N"]["rss_mb"])
+    rss_ratio = worst(lambda f: results[f"{f} N"]["rss_mb"] / results[f"{f} N/10"]["rss_mb"])
+    # what the extraction itself adds to the process (the client, and Airflow or not, imported before)
+    growth_mb = worst(lambda f: results[f"{f} N"]["rss_mb"] - results[f"{f} N"]["rss_before_mb"])
+    rss_airflow_mb = worst(lambda f: results[f"{f} N +airflow"]["rss_mb"])
     lost = max(c["lost"] for c in checks.values())
     duplicated = max(c["duplicated"] for c in checks.values())
     unexpected = max(c["unexpected"] for c in checks.values())
-    in_flight = max(results[f"{f} {size}"]["max_in_flight"] for f in formats for size in ("N", "N/10"))
+    in_flight = max(r["max_in_flight"] for name, r in results.items() if name not in ("seq", "raw5"))
     print()
     print(f"speedup vs sequential ({lead}): {speedup:.2f}x (target >= {TARGET_SEQ})")
     print(f"vs raw 5-stream requests loop: {vs_raw:.2f}x (target >= {TARGET_RAW})")
     for f in formats:
-        ratio = results[f"{f} N"]["rss_mb"] / results[f"{f} N/10"]["rss_mb"]
+        engine, tenth, airflow = (results[f"{f} {label}"] for label in ("N", "N/10", "N +airflow"))
         print(
-            f"{f}: {results[f'{f} N']['seconds']:.1f} s, {vs_raw_of(results, f):.2f}x raw5, peak RSS "
-            f"{results[f'{f} N']['rss_mb']:.1f} MB at N (target <= {TARGET_RSS_MB:.0f}), "
-            f"{results[f'{f} N/10']['rss_mb']:.1f} MB at N/10, ratio {ratio:.2f} (target <= {TARGET_RSS_RATIO})"
+            f"{f}: {airflow['seconds']:.1f} s with Airflow ({vs_raw_of(results, f):.2f}x raw5), "
+            f"{engine['seconds']:.1f} s without; peak RSS without Airflow {engine['rss_mb']:.1f} MB at N "
+            f"(target <= {TARGET_RSS_MB:.0f}; {engine['rss_before_mb']:.1f} before the run), "
+            f"{tenth['rss_mb']:.1f} MB at N/10, ratio {engine['rss_mb'] / tenth['rss_mb']:.2f} "
+            f"(target <= {TARGET_RSS_RATIO}); with Airflow {airflow['rss_mb']:.1f} MB at N "
+            f"({airflow['rss_before_mb']:.1f} before the run)"
         )
     print(
         f"ids: lost {lost}, duplicated {duplicated}, not expected {unexpected} (worst run); max in flight {in_flight}"
     )
     print(
         f"RESULT speedup_vs_seq={speedup:.2f} vs_raw5={vs_raw:.2f} rss_mb={rss_mb:.1f} rss_ratio={rss_ratio:.2f} "
-        f"lost={lost} duplicated={duplicated} max_in_flight={in_flight} rss_growth_mb={growth_mb:.1f}"
+        f"lost={lost} duplicated={duplicated} max_in_flight={in_flight} rss_growth_mb={growth_mb:.1f} "
+        f"rss_airflow_mb={rss_airflow_mb:.1f}"
     )
 
 
 def vs_raw_of(results: dict[str, dict[str, Any]], output_format: str) -> float:
-    return float(results["raw5"]["seconds"] / results[f"{output_format} N"]["seconds"])
+    return float(results["raw5"]["seconds"] / results[f"{output_format} N +airflow"]["seconds"])
 
 
 if __name__ == "__main__":
