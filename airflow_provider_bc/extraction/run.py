@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -106,6 +107,10 @@ class ExtractionSpec:
     def __post_init__(self) -> None:
         if self.output_format not in FORMATS:
             raise BusinessCentralQueryError("format", f"{self.output_format!r} is not one of {', '.join(FORMATS)}")
+        if self.output_format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise BusinessCentralQueryError(
+                "format", "parquet needs pyarrow: pip install 'airflow-provider-business-central[parquet]'"
+            )
         if not isinstance(self.max_streams, int) or not 1 <= self.max_streams <= MAX_STREAMS:
             raise BusinessCentralQueryError("max_streams", f"must be 1 to {MAX_STREAMS}, got {self.max_streams!r}")
         if not isinstance(self.rows_per_file, int) or self.rows_per_file < 1:

@@ -102,3 +102,16 @@ def test_an_answer_without_value_is_left_to_the_page_reader() -> None:
     assert "value" not in payload
     with pytest.raises(BusinessCentralBadAnswerError, match="'value' is not a list"):
         PageCursor(None, Query("https://x")).page(payload)  # type: ignore[arg-type]  # no link to follow
+
+
+def test_parquet_without_pyarrow_is_refused_before_anything_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from airflow_provider_bc.client.errors import BusinessCentralQueryError
+    from airflow_provider_bc.extraction.run import ExtractionSpec
+
+    installed = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pyarrow" else installed(name))
+    with pytest.raises(BusinessCentralQueryError, match=r"\[parquet\]") as caught:
+        ExtractionSpec("itemLedgerEntries", "c", "run", output_format="parquet")
+    assert caught.value.field == "format"
