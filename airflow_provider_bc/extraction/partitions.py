@@ -33,6 +33,15 @@ def key_edge(
     return int(found[0][ENTRY_NUMBER]) if found else None
 
 
+def key_span(
+    client: BusinessCentralClient, entity_set: str, *, company_id: str | None = None, filter: str | None = None
+) -> tuple[int, int] | None:
+    """The lowest and highest ``entryNumber`` of the rows matching ``filter`` (``None``: no rows)."""
+    low = key_edge(client, entity_set, "asc", company_id=company_id, filter=filter)
+    high = None if low is None else key_edge(client, entity_set, "desc", company_id=company_id, filter=filter)
+    return None if low is None or high is None else (low, high)
+
+
 def range_filters(first: int, last: int, parts: int, base: str | None = None) -> list[str]:
     """``base`` and ``first <= entryNumber <= last`` cut into at most ``parts`` ranges of equal width."""
     bounds = [first + (last - first + 1) * i // parts for i in range(parts + 1)]

@@ -52,3 +52,20 @@ def test_the_daily_dag_extracts_every_company_then_only_what_changed(
     assert Counter(row["id"] for row in ndjson_rows(folder, manifest)) == Counter(e["id"] for e in changed)
     assert first_runs[company][1]["rows"] == len(ids)  # every entry there was before the changes
     assert manifest["cursor"]["from"] < first_runs[company][1]["cursor"]["watermark"]  # the overlap
+
+
+def test_the_backfill_dag_writes_every_entry_once_in_mapped_parquet_ranges(
+    airflow_db: None, connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    dag = load_dag(EXAMPLE_DAGS / "bc_backfill_item_ledger.py")
+    run = dag.test(run_conf={"destination": tmp_path.as_uri(), "partitions": 3})
+    assert str(run.state) == "success", task_states(run)
+    ids: list[str] = []
+    for path in tmp_path.glob(f"itemLedgerEntries/company={emulator.default_company_id}/*/_manifest.json"):
+        manifest = json.loads(path.read_text())
+        if manifest["run"].startswith(run.run_id):
+            for part in manifest["files"]:
+                ids += pq.read_table(path.parent / part["name"], columns=["id"]).column("id").to_pylist()
+    assert Counter(ids) == Counter(list(current_entries(emulator)))
