@@ -11,7 +11,6 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from typing import Any, Final, TypeVar
 
@@ -23,6 +22,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralQueryError,
     error_from_response,
 )
+from airflow_provider_bc.client.json_text import loads_exact
 from airflow_provider_bc.client.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 
@@ -59,9 +59,7 @@ class Exchange:
         self.url = query.url
         self.params = dict(query.params) or None
         self.missing_ok = query.missing_ok
-        self._decode: Callable[[bytes], Any] = query.decode or (
-            partial(json.loads, parse_float=Decimal) if query.exact_numbers else json.loads
-        )
+        self._decode: Callable[[bytes], Any] = query.decode or (loads_exact if query.exact_numbers else json.loads)
         self.document = query.document
         self.client_request_id = str(uuid.uuid4())
         self.context = f"{query.context} in environment {settings.environment!r}"

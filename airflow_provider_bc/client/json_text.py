@@ -208,6 +208,7 @@ def loads_entity_texts(body: bytes, fields: Iterable[str]) -> Any:
 
 
 def _object(reader: _Reader, names: tuple[str, ...]) -> dict[str, Any]:
+    """The body's top-level object, its ``value`` read by :func:`_entities`."""
     text = reader.text
     index = _skip(text, 0)
     if not text.startswith("{", index):
