@@ -138,7 +138,12 @@ def test_fifty_triggers_share_one_event_loop_and_one_connection_pool_without_blo
         for document in documents
     ]
 
-    def post_all() -> None:
+    def post_all_after_each_was_checked() -> None:
+        def asked() -> set[str]:
+            return {d for d in documents for r in bc_emulator.recent_requests() if d in r["path"]}
+
+        while len(asked()) < len(documents):  # every trigger's first check found nothing
+            time.sleep(0.05)
         for document in documents:
             bc_emulator.insert_entry(documentNumber=document)
 
@@ -148,7 +153,7 @@ def test_fifty_triggers_share_one_event_loop_and_one_connection_pool_without_blo
         loop_thread.append(threading.get_ident())
         return await asyncio.gather(*(_first_event(t) for t in triggers))
 
-    poster = threading.Timer(2.0, post_all)
+    poster = threading.Thread(target=post_all_after_each_was_checked)
     poster.start()
     try:
         with _Records("airflow_provider_bc.client.auth") as auth:
