@@ -28,8 +28,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
@@ -161,13 +163,14 @@ class Ledger:
 
 class _Waiter:
     """A request of ``operations`` operations queued for a slot since ``since``; ``epoch`` is set when
-    it is granted one."""
+    it is granted one, ``answer`` when its request is answered."""
 
     def __init__(self, since: float, operations: int) -> None:
         self.since = since
         self.operations = operations
         self.epoch: int | None = None
         self.waited = False  # not granted a slot on its first look
+        self.answer: Answer | None = None
 
     def wake(self) -> bool:
         """Make the waiting side look again; ``False`` when it never can (its event loop is closed)."""
@@ -183,6 +186,11 @@ class _ThreadWaiter(_Waiter):
         self.event.set()
         return True
 
+    def wait(self, timeout: float) -> None:
+        """Block the thread until woken or ``timeout`` seconds (``math.inf``: no limit) have passed."""
+        self.event.wait(None if math.isinf(timeout) else timeout)
+        self.event.clear()
+
 
 class _LoopWaiter(_Waiter):
     def __init__(self, since: float, operations: int) -> None:
@@ -196,6 +204,19 @@ class _LoopWaiter(_Waiter):
         except RuntimeError:  # the loop is closed
             return False
         return True
+
+    async def wait(self, timeout: float) -> None:
+        """As :meth:`_ThreadWaiter.wait`, without blocking the event loop."""
+        timer = None if math.isinf(timeout) else self.loop.call_later(timeout, self.event.set)
+        try:
+            await self.event.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self.event.clear()
+
+
+W = TypeVar("W", bound=_Waiter)
 
 
 class Governor:
@@ -222,54 +243,32 @@ class Governor:
         ``max_pause``: the longest 429 ``Retry-After`` the caller waits for, and so holds back new starts;
         ``operations``: how many the request carries (a ``$batch``'s), each counted in the window.
         """
-        waiter = _ThreadWaiter(self._clock(), operations)
-        self._enqueue(waiter)
-        try:
-            while True:
-                waiter.event.clear()
-                if (timeout := self._poll(waiter)) is None:
-                    break
-                waiter.event.wait(None if math.isinf(timeout) else timeout)
-        except BaseException:
-            self._withdraw(waiter)
-            raise
-        answer: Answer | None = None
-        try:
-            answer = request()
-            return answer
-        finally:
-            self._release(waiter, answer, max_pause)
+        with self._turn(_ThreadWaiter, operations, max_pause) as waiter:
+            while (timeout := self._poll(waiter)) is not None:
+                waiter.wait(timeout)
+            waiter.answer = request()
+            return waiter.answer
 
     async def asend(
         self, request: Callable[[], Awaitable[Answer]], *, max_pause: float = 0.0, operations: int = 1
     ) -> Answer:
         """As :meth:`send`, waiting without blocking the event loop; cancelling the wait gives the slot back."""
-        waiter = _LoopWaiter(self._clock(), operations)
-        self._enqueue(waiter)
-        try:
-            while True:
-                waiter.event.clear()
-                if (timeout := self._poll(waiter)) is None:
-                    break
-                timer = None if math.isinf(timeout) else waiter.loop.call_later(timeout, waiter.event.set)
-                try:
-                    await waiter.event.wait()
-                finally:
-                    if timer is not None:
-                        timer.cancel()
-        except BaseException:
-            self._withdraw(waiter)
-            raise
-        answer: Answer | None = None
-        try:
-            answer = await request()
-            return answer
-        finally:
-            self._release(waiter, answer, max_pause)
+        with self._turn(_LoopWaiter, operations, max_pause) as waiter:
+            while (timeout := self._poll(waiter)) is not None:
+                await waiter.wait(timeout)
+            waiter.answer = await request()
+            return waiter.answer
 
-    def _enqueue(self, waiter: _Waiter) -> None:
+    @contextmanager
+    def _turn(self, kind: type[W], operations: int, max_pause: float) -> Iterator[W]:
+        """A request's turn: queued on entry; on exit, out of the queue or its slot given back (see :meth:`_leave`)."""
+        waiter = kind(self._clock(), operations)
         with self._lock:
             self._queue.append(waiter)
+        try:
+            yield waiter
+        finally:
+            self._leave(waiter, max_pause)
 
     def _poll(self, waiter: _Waiter) -> float | None:
         """``None`` once ``waiter`` holds a slot, else how long to wait at most before polling again."""
@@ -303,23 +302,20 @@ class Governor:
                 head.epoch = None
         return 0.0
 
-    def _withdraw(self, waiter: _Waiter) -> None:
-        """Take ``waiter`` out of the queue, or give back the slot it was granted (cancelled, interrupted)."""
-        with self._lock:
-            if waiter.epoch is not None:
-                self._ledger.finish(waiter.epoch, self._clock())
-            elif waiter in self._queue:  # else its loop closed before it was granted a slot
-                self._queue.remove(waiter)
-            self._admit()
-
-    def _release(self, waiter: _Waiter, answer: Answer | None, max_pause: float) -> None:
+    def _leave(self, waiter: _Waiter, max_pause: float) -> None:
+        """Take ``waiter`` out of the queue, or give back its slot with what its answer says (none when
+        its request failed, or its wait was cancelled or interrupted after the slot was granted)."""
+        answer = waiter.answer
         status = None if answer is None else answer.status
         pause = _retry_after(answer) if status == THROTTLED else None
+        changed = False
         with self._lock:
-            assert waiter.epoch is not None
-            changed = self._ledger.finish(
-                waiter.epoch, self._clock(), status, pause if pause is not None and pause <= max_pause else 0.0
-            )
+            if waiter.epoch is not None:
+                changed = self._ledger.finish(
+                    waiter.epoch, self._clock(), status, pause if pause is not None and pause <= max_pause else 0.0
+                )
+            elif waiter in self._queue:  # else its loop closed before it was granted a slot
+                self._queue.remove(waiter)
             limit = self._ledger.limit
             self._admit()
         if changed and status == THROTTLED:
