@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable
 
 from airflow_provider_bc.client.exchange import USER_AGENT, Answer
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import no_answer
+from airflow_provider_bc.client.transport import Request, Transport, no_answer
 
 
 def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
@@ -16,13 +16,13 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     return verify
 
 
-class AsyncTransport:
-    """Requests over one ``httpx.AsyncClient``; close it with :meth:`aclose`."""
+class AsyncTransport(Transport[Awaitable[Answer]]):
+    """Sends requests over one ``httpx.AsyncClient``; close it with :meth:`aclose`."""
 
     def __init__(self, settings: ClientSettings) -> None:
         import httpx
 
-        self._settings = settings
+        super().__init__(settings)
         self._client = httpx.AsyncClient(
             verify=_ssl_context(settings.verify),
             proxy=settings.proxies.get("https"),
@@ -31,17 +31,10 @@ class AsyncTransport:
             follow_redirects=False,
         )
 
-    async def send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        body: bytes | None = None,
-    ) -> Answer:
-        """One request with its whole answer read; no complete answer raises a typed error."""
+    async def _send(self, request: Request) -> Answer:
         import httpx
 
+        method, url, params, headers, body = request
         try:
             response = await self._client.request(method, url, params=params, headers=headers, content=body)
         except httpx.HTTPError as exc:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, NamedTuple
 
 import requests
 
@@ -13,7 +14,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralTLSError,
 )
-from airflow_provider_bc.client.exchange import USER_AGENT, Answer
+from airflow_provider_bc.client.exchange import USER_AGENT, Answer, Sent
 from airflow_provider_bc.client.settings import ClientSettings
 
 
@@ -79,13 +80,22 @@ def no_answer(
     )
 
 
-class SyncTransport:
-    """Sends one request and reads its whole answer; no complete answer raises a typed error."""
+class Request(NamedTuple):
+    """One HTTP request, as :meth:`Transport.send` is given it."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+class Transport(ABC, Generic[Sent]):
+    """Sends requests for one set of settings: the sync (:class:`SyncTransport`) and the async
+    (:class:`~.async_transport.AsyncTransport`) HTTP client behind one :meth:`send`."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self._settings = settings
-        self._session = PinnedSession(settings)
-        self._session.headers["Accept"] = "application/json"
 
     def send(
         self,
@@ -94,8 +104,26 @@ class SyncTransport:
         params: Mapping[str, str] | None,
         headers: Mapping[str, str],
         body: bytes | None = None,
-    ) -> Answer:
-        """One request; its answer's body is read in full here, so a body cut off or stalled raises too."""
+    ) -> Sent:
+        """One request and its :class:`Answer` (awaitable on the async transport), the body read in full, so
+        a body cut off or stalled raises too; no complete answer raises a typed error (:func:`no_answer`)."""
+        return self._send(Request(method, url, params, headers, body))
+
+    @abstractmethod
+    def _send(self, request: Request) -> Sent:
+        """:meth:`send` with this transport's HTTP client."""
+
+
+class SyncTransport(Transport[Answer]):
+    """Sends requests over one :class:`PinnedSession`."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._session = PinnedSession(settings)
+        self._session.headers["Accept"] = "application/json"
+
+    def _send(self, request: Request) -> Answer:
+        method, url, params, headers, body = request
         try:
             response = self._session.request(method, url, params=params, headers=headers, data=body)
         except requests.RequestException as exc:
