@@ -22,6 +22,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Final, Generic, TypedDict, TypeVar
 
 from requests.structures import CaseInsensitiveDict
+from typing_extensions import Unpack
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadAnswerError,
@@ -42,6 +43,7 @@ MAX_OPERATIONS: Final = 100
 BATCH_HEADERS: Final = {"Content-Type": "application/json", "Prefer": "odata.continue-on-error"}
 
 Result = TypeVar("Result")
+Key = TypeVar("Key")
 
 
 class BatchOptions(TypedDict, total=False):
@@ -57,6 +59,13 @@ def check_batch_size(size: object) -> int:
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_OPERATIONS:
         raise BusinessCentralQueryError("batch_size", f"must be from 1 to {MAX_OPERATIONS}, got {size!r}")
     return size
+
+
+def listed(given: Iterable[Key], name: str) -> Iterable[Key]:
+    """``given``, refused when it is a text where a list of ``name`` is meant."""
+    if isinstance(given, str):
+        raise BusinessCentralQueryError(name, f"must be a list of {name}, got the text {given!r}")
+    return given
 
 
 def inner_answers(payload: Mapping[str, Any]) -> dict[str, Answer]:
@@ -205,20 +214,17 @@ class EntitiesById(BatchRead[dict[str, dict[str, Any] | None]]):
         urls: ApiUrls,
         entity_set: str,
         ids: Iterable[str],
-        *,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-        batch_size: int = MAX_OPERATIONS,
+        **options: Unpack[BatchOptions],
     ) -> None:
-        if isinstance(ids, str):
-            raise BusinessCentralQueryError("ids", f"must be a list of ids, got the text {ids!r}")
-        self._keys = {given: check_guid(given, f"ids[{index}]") for index, given in enumerate(ids)}
+        self._keys = {given: check_guid(given, f"ids[{index}]") for index, given in enumerate(listed(ids, "ids"))}
         self._operations: dict[str, Operation] = {}
         for entity_id in dict.fromkeys(self._keys.values()):
-            lookup = Lookup.build(entity_set, entity_id=entity_id, company_id=company_id, select=select)
+            lookup = Lookup.build(
+                entity_set, entity_id=entity_id, company_id=options.get("company_id"), select=options.get("select")
+            )
             query = lookup_query(urls, lookup)
             self._operations[entity_id] = Operation(settings, str(len(self._operations)), query)
-        super().__init__(urls, list(self._operations.values()), batch_size, entity_set)
+        super().__init__(urls, list(self._operations.values()), options.get("batch_size", MAX_OPERATIONS), entity_set)
 
     def result(self) -> dict[str, dict[str, Any] | None]:
         """Each id as given: its entity, or ``None`` when there is none."""
@@ -236,19 +242,16 @@ class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
         entity_set: str,
         field: str,
         values: Iterable[Hashable],
-        *,
-        company_id: str | None = None,
-        select: Iterable[str] | str | None = None,
-        batch_size: int = MAX_OPERATIONS,
+        **options: Unpack[BatchOptions],
     ) -> None:
-        if isinstance(values, str):
-            raise BusinessCentralQueryError("values", f"must be a list of values, got the text {values!r}")
-        filters = {value: clause(field, "eq", value) for value in values}
+        filters = {value: clause(field, "eq", value) for value in listed(values, "values")}
         self._operations: dict[Hashable, Operation] = {}
         for value, where in filters.items():
-            query = collection_query(urls, entity_set, company_id, filter=where, select=select)
+            query = collection_query(
+                urls, entity_set, options.get("company_id"), filter=where, select=options.get("select")
+            )
             self._operations[value] = Operation(settings, str(len(self._operations)), query, PageCursor(urls, query))
-        super().__init__(urls, list(self._operations.values()), batch_size, entity_set)
+        super().__init__(urls, list(self._operations.values()), options.get("batch_size", MAX_OPERATIONS), entity_set)
 
     def result(self) -> dict[Hashable, list[dict[str, Any]]]:
         """Each distinct value: the entities matching it (``[]`` for none)."""
