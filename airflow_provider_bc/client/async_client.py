@@ -11,21 +11,19 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from airflow_provider_bc.client.auth import TokenProvider
+from airflow_provider_bc.client.async_transport import AsyncTransport
 from airflow_provider_bc.client.batch import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
-from airflow_provider_bc.client.client import ReadOptions, first_page_query, log_page
+from airflow_provider_bc.client.client import ClientBase, ReadOptions, first_page_query, log_page
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Exchange
-from airflow_provider_bc.client.governor import Governor, governor_for
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.client.paging import Page, PageCursor
 from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
 from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 
 
-class AsyncBusinessCentralClient:
+class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
     """Async twin of :class:`~airflow_provider_bc.client.client.BusinessCentralClient` (the same
     :attr:`governor` for the same principal).
 
@@ -33,13 +31,7 @@ class AsyncBusinessCentralClient:
     """
 
     def __init__(self, settings: ClientSettings) -> None:
-        from airflow_provider_bc.client.async_transport import AsyncTransport
-
-        self.settings = settings
-        self.urls = ApiUrls(settings)
-        self.governor: Governor = governor_for(settings)
-        self._tokens = TokenProvider(settings)
-        self._transport = AsyncTransport(settings)
+        super().__init__(settings, AsyncTransport)
 
     async def __aenter__(self) -> AsyncBusinessCentralClient:
         return self

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import replace
-from typing import Any, TypedDict
+from typing import Any, Generic, TypedDict, TypeVar
 
 from typing_extensions import Unpack
 
@@ -27,11 +27,13 @@ from airflow_provider_bc.client.queries import (
 )
 from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import SyncTransport
+from airflow_provider_bc.client.transport import SyncTransport, Transport
 from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=Transport[Any])
 
 
 class EntityOptions(TypedDict, total=False):
@@ -87,7 +89,19 @@ def log_page(page: Page, cursor: PageCursor, entity_set: str) -> None:
     )
 
 
-class BusinessCentralClient:
+class ClientBase(Generic[T]):
+    """What the sync and the async client hold: the settings, their URLs, the principal's
+    :attr:`governor`, tokens and a transport (made by ``transport``)."""
+
+    def __init__(self, settings: ClientSettings, transport: Callable[[ClientSettings], T]) -> None:
+        self.settings = settings
+        self.urls = ApiUrls(settings)
+        self.governor: Governor = governor_for(settings)
+        self._tokens = TokenProvider(settings)
+        self._transport = transport(settings)
+
+
+class BusinessCentralClient(ClientBase[SyncTransport]):
     """Reads one Business Central environment with the credentials of ``settings``.
 
     Every request runs through one retry budget (:mod:`airflow_provider_bc.client.retry`):
@@ -96,11 +110,7 @@ class BusinessCentralClient:
     """
 
     def __init__(self, settings: ClientSettings) -> None:
-        self.settings = settings
-        self.urls = ApiUrls(settings)
-        self.governor: Governor = governor_for(settings)
-        self._tokens = TokenProvider(settings)
-        self._transport = SyncTransport(settings)
+        super().__init__(settings, SyncTransport)
 
     def run(self, query: Query, *, page_size: int | None = None, time_budget: float | None = None) -> dict[str, Any]:
         """Send one GET, retried as :mod:`.retry` decides, and return its JSON object.
