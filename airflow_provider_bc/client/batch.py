@@ -61,6 +61,14 @@ def check_batch_size(size: object) -> int:
     return size
 
 
+def check_options(options: Mapping[str, object]) -> None:
+    """Refuse a keyword that is not a :class:`BatchOptions` key (a misspelt option is not ignored)."""
+    for name in options:
+        if name not in BatchOptions.__optional_keys__:
+            known = ", ".join(sorted(BatchOptions.__optional_keys__))
+            raise BusinessCentralQueryError(name, f"is not an option of a batch read (the options: {known})")
+
+
 def listed(given: Iterable[Key], name: str) -> Iterable[Key]:
     """``given``, refused when it is a text where a list of ``name`` is meant."""
     if isinstance(given, str):
@@ -216,6 +224,7 @@ class EntitiesById(BatchRead[dict[str, dict[str, Any] | None]]):
         ids: Iterable[str],
         **options: Unpack[BatchOptions],
     ) -> None:
+        check_options(options)
         self._keys = {given: check_guid(given, f"ids[{index}]") for index, given in enumerate(listed(ids, "ids"))}
         self._operations: dict[str, Operation] = {}
         for entity_id in dict.fromkeys(self._keys.values()):
@@ -244,6 +253,7 @@ class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
         values: Iterable[Hashable],
         **options: Unpack[BatchOptions],
     ) -> None:
+        check_options(options)
         filters = {value: clause(field, "eq", value) for value in listed(values, "values")}
         self._operations: dict[Hashable, Operation] = {}
         for value, where in filters.items():

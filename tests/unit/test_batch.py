@@ -86,6 +86,11 @@ def test_ids_are_checked_before_anything_is_planned() -> None:
             by_id(IDS, batch_size=size)
     with pytest.raises(BusinessCentralQueryError, match="value"):
         MatchesByValue(SETTINGS, URLS, "itemLedgerEntries", "documentNumber", [["a list"]])
+    with pytest.raises(BusinessCentralQueryError, match="is not an option of a batch read") as refused:
+        by_id(IDS, selct="id")
+    assert refused.value.field == "selct"
+    with pytest.raises(BusinessCentralQueryError, match="compnay_id: is not an option"):
+        MatchesByValue(SETTINGS, URLS, "x", "f", ["v"], compnay_id="c")  # type: ignore[call-arg]
 
 
 def test_operations_are_sent_batch_size_at_a_time_and_those_to_retry_in_a_round_of_their_own() -> None:
