@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, conf
 
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.outcomes import may_succeed_later, task_failure
@@ -39,6 +39,14 @@ def check_or_wait(check: Callable[[], T], task_id: str, log: Any) -> T | None:
             raise task_failure(error, task_id) from None
         log.warning("Business Central is not answering properly; will check again: %s", error)
         return None
+
+
+def defers(deferrable: bool | None) -> bool:
+    """A sensor's ``deferrable``; when not given, Airflow's ``[operators] default_deferrable``, read as
+    the task runs (a read at import would be paid by every DAG file's parse)."""
+    if deferrable is None:
+        return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+    return deferrable
 
 
 def execute_deferrable(sensor: BaseSensorOperator, context: Context, trigger: Callable[[float], Any]) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
+from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID
 
@@ -35,8 +35,8 @@ class BusinessCentralEntitiesSensor(BaseSensorOperator):
     :param min_found: succeed once this many of them exist (default: all)
     :param company_id: company GUID; defaults to the connection's (templated)
     :param select: fields to return (templated)
-    :param deferrable: wait in the triggerer instead of a worker slot
-        (default: Airflow's ``[operators] default_deferrable``)
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``, read when the task runs)
     """
 
     template_fields: Sequence[str] = ("entity_set", "entity_ids", "match", "company_id", "select")
@@ -52,7 +52,7 @@ class BusinessCentralEntitiesSensor(BaseSensorOperator):
         company_id: str | None = None,
         select: Sequence[str] | str | None = None,
         business_central_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,10 +97,11 @@ class BusinessCentralEntitiesSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=progress.done, xcom_value=progress.result() if progress.done else None)
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
+        from airflow_provider_bc.waiting import defers, execute_deferrable
+
+        if not defers(self.deferrable):
             return super().execute(context)
         from airflow_provider_bc.triggers.business_central import BusinessCentralEntitiesTrigger
-        from airflow_provider_bc.waiting import execute_deferrable
 
         def trigger(timeout: float) -> BusinessCentralEntitiesTrigger:
             progress = self._progress or self._new_progress()

@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSen
 from airflow_provider_bc.client import shared_clients
 from airflow_provider_bc.client.lookup import Lookup
 from airflow_provider_bc.sensors.business_central import BusinessCentralItemLedgerEntrySensor
+from airflow_provider_bc.sensors.entities import BusinessCentralEntitiesSensor
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
 
@@ -69,6 +70,30 @@ def test_deferral_round_trip_receives_an_entry_posted_later(
     assert checks() >= 3  # it kept polling until the entry was there
     records = sensor.execute_complete({}, event)
     assert [r["documentNumber"] for r in records] == [document]
+
+
+def test_default_deferrable_is_read_when_the_task_runs(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bc_connection()
+    missing = {"documentNumber": f"NONE-{uuid.uuid4().hex[:8].upper()}"}
+    sensors = [  # made before the setting changes: the DAG file's parse does not read it
+        BusinessCentralItemLedgerEntrySensor(task_id="wait", match=missing, poke_interval=0.1, timeout=0.1),
+        BusinessCentralEntitiesSensor(
+            task_id="wait_all",
+            entity_set="itemLedgerEntries",
+            match={"documentNumber": [missing["documentNumber"]]},
+            poke_interval=0.1,
+            timeout=0.1,
+        ),
+    ]
+    for sensor in sensors:
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "true")
+        with pytest.raises(TaskDeferred):
+            sensor.execute({})
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "false")
+        with pytest.raises(AirflowSensorTimeout):  # poked in place until its timeout
+            sensor.execute({})
 
 
 def test_trigger_timeout_becomes_a_sensor_timeout(
