@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
+from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 
@@ -14,33 +14,47 @@ if TYPE_CHECKING:
 
     from airflow_provider_bc.client.lookup import Lookup
 
-    _Sensor = BaseSensorOperator
-else:
-    _Sensor = object
 
-#: Airflow's ``[operators] default_deferrable``, read once for both sensors (each read costs every DAG file's parse)
-DEFERRABLE_BY_DEFAULT = conf.getboolean("operators", "default_deferrable", fallback=False)
+class BusinessCentralEntitySensor(BaseSensorOperator):
+    """Wait until an entity exists: by id, or by an OData ``filter`` and/or a ``match`` mapping.
 
+    When found, the XCom value is the entity (by id) or the list of up to ``max_records``
+    matching entities (by filter). An empty answer or a missing entity means "not yet";
+    throttling and outages are logged and waiting goes on; wrong credentials, permissions, an
+    unknown company or a malformed request (an empty filter or match too) fail the task at once.
 
-class _WaitForEntity(_Sensor):
-    """The checks of both sensors below (see the operators' module on why they do not derive from one another)."""
+    :param entity_set: entity set, e.g. ``itemLedgerEntries`` (templated)
+    :param entity_id: the id (GUID) to wait for (templated)
+    :param filter: an OData filter string (templated)
+    :param match: ``{"documentNumber": "108001", "postingDate": date(2024, 1, 31)}``: equality
+        clauses built with safe literal formatting, joined with ``and`` (templated)
+    :param company_id: company GUID; defaults to the connection's (templated)
+    :param select: fields to return (templated)
+    :param max_records: how many matching entities to return when waiting on a filter
+    :param decode_enum_values: decode ``_x0020_``-encoded enum values in the result
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``, read when the task runs)
+    """
 
     template_fields: Sequence[str] = ("entity_set", "entity_id", "filter", "match", "company_id", "select")
     ui_color = "#00b7c3"
 
-    def _keep_arguments(
+    def __init__(
         self,
+        *,
         entity_set: str,
-        entity_id: str | None,
-        filter: str | None,
-        match: Mapping[str, Any] | None,
-        company_id: str | None,
-        select: Sequence[str] | str | None,
-        max_records: int,
-        decode_enum_values: bool,
-        business_central_conn_id: str,
-        deferrable: bool,
+        entity_id: str | None = None,
+        filter: str | None = None,
+        match: Mapping[str, Any] | None = None,
+        company_id: str | None = None,
+        select: Sequence[str] | str | None = None,
+        max_records: int = 1,
+        decode_enum_values: bool = False,
+        business_central_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool | None = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         if (entity_id is None) == (filter is None and match is None):
             raise ValueError(f"{self.task_id}: give entity_id, or filter and/or match, but not both")
         self.entity_set = entity_set
@@ -92,10 +106,11 @@ class _WaitForEntity(_Sensor):
         return PokeReturnValue(is_done=True, xcom_value=self._result(records))
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
+        from airflow_provider_bc.waiting import defers, execute_deferrable
+
+        if not defers(self.deferrable):
             return super().execute(context)
         from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
-        from airflow_provider_bc.waiting import execute_deferrable
 
         return execute_deferrable(
             self,
@@ -115,91 +130,11 @@ class _WaitForEntity(_Sensor):
         return self._result(trigger_result(event, self.task_id, self.timeout)["records"])
 
 
-class BusinessCentralEntitySensor(_WaitForEntity, BaseSensorOperator):
-    """Wait until an entity exists: by id, or by an OData ``filter`` and/or a ``match`` mapping.
+class BusinessCentralItemLedgerEntrySensor(BusinessCentralEntitySensor):
+    """Wait until an item ledger entry exists, by ``entry_id`` (templated), ``filter`` or ``match``: the
+    entity sensor with ``entity_set="itemLedgerEntries"``; the other arguments are the entity sensor's."""
 
-    When found, the XCom value is the entity (by id) or the list of up to ``max_records``
-    matching entities (by filter). An empty answer or a missing entity means "not yet";
-    throttling and outages are logged and waiting goes on; wrong credentials, permissions, an
-    unknown company or a malformed request (an empty filter or match too) fail the task at once.
+    template_fields: Sequence[str] = ("entity_id", "filter", "match", "company_id", "select")
 
-    :param entity_set: entity set, e.g. ``itemLedgerEntries`` (templated)
-    :param entity_id: the id (GUID) to wait for (templated)
-    :param filter: an OData filter string (templated)
-    :param match: ``{"documentNumber": "108001", "postingDate": date(2024, 1, 31)}``: equality
-        clauses built with safe literal formatting, joined with ``and`` (templated)
-    :param company_id: company GUID; defaults to the connection's (templated)
-    :param select: fields to return (templated)
-    :param max_records: how many matching entities to return when waiting on a filter
-    :param decode_enum_values: decode ``_x0020_``-encoded enum values in the result
-    :param deferrable: wait in the triggerer instead of a worker slot
-        (default: Airflow's ``[operators] default_deferrable``)
-    """
-
-    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
-    execute = _WaitForEntity.execute
-
-    def __init__(
-        self,
-        *,
-        entity_set: str,
-        entity_id: str | None = None,
-        filter: str | None = None,
-        match: Mapping[str, Any] | None = None,
-        company_id: str | None = None,
-        select: Sequence[str] | str | None = None,
-        max_records: int = 1,
-        decode_enum_values: bool = False,
-        business_central_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = DEFERRABLE_BY_DEFAULT,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._keep_arguments(
-            entity_set,
-            entity_id,
-            filter,
-            match,
-            company_id,
-            select,
-            max_records,
-            decode_enum_values,
-            business_central_conn_id,
-            deferrable,
-        )
-
-
-class BusinessCentralItemLedgerEntrySensor(_WaitForEntity, BaseSensorOperator):
-    """Wait until an item ledger entry exists: ``BusinessCentralEntitySensor`` with
-    ``entity_set="itemLedgerEntries"``; ``entry_id`` is templated as ``entity_id``."""
-
-    # its own execute: Airflow 2 wraps only a class's own execute, which takes the sentinel it is called with
-    execute = _WaitForEntity.execute
-
-    def __init__(
-        self,
-        *,
-        entry_id: str | None = None,
-        filter: str | None = None,
-        match: Mapping[str, Any] | None = None,
-        company_id: str | None = None,
-        select: Sequence[str] | str | None = None,
-        max_records: int = 1,
-        decode_enum_values: bool = False,
-        business_central_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = DEFERRABLE_BY_DEFAULT,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._keep_arguments(
-            ITEM_LEDGER_ENTRIES,
-            entry_id,
-            filter,
-            match,
-            company_id,
-            select,
-            max_records,
-            decode_enum_values,
-            business_central_conn_id,
-            deferrable,
-        )
+    def __init__(self, *, entry_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(entity_set=ITEM_LEDGER_ENTRIES, entity_id=entry_id, **kwargs)
