@@ -15,7 +15,20 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class BusinessCentralGetEntitiesOperator(BaseOperator):
+class EntitySetArguments:
+    """Where both set tasks (this operator, ``BusinessCentralEntitiesSensor``) read: the connection,
+    the company, the entity set and the fields."""
+
+    def _keep_set_arguments(
+        self, entity_set: str, company_id: str | None, select: Sequence[str] | str | None, business_central_conn_id: str
+    ) -> None:
+        self.entity_set = entity_set
+        self.company_id = company_id
+        self.select = select
+        self.business_central_conn_id = business_central_conn_id
+
+
+class BusinessCentralGetEntitiesOperator(EntitySetArguments, BaseOperator):
     """Read many entities, by id or by the values of one field, and return them as a dict (XCom).
 
     By id: ``{id: entity or None}`` (each id as given). By ``match_field`` and ``match_values``:
@@ -52,13 +65,10 @@ class BusinessCentralGetEntitiesOperator(BaseOperator):
             from airflow_provider_bc.client.errors import BusinessCentralQueryError
 
             raise BusinessCentralQueryError("entity_ids", "give entity_ids, or match_field and match_values")
-        self.entity_set = entity_set
+        self._keep_set_arguments(entity_set, company_id, select, business_central_conn_id)
         self.entity_ids = entity_ids
         self.match_field = match_field
         self.match_values = match_values
-        self.company_id = company_id
-        self.select = select
-        self.business_central_conn_id = business_central_conn_id
 
     def execute(self, context: Context) -> dict[Any, Any]:
         from airflow_provider_bc.client.batch_lookup import BatchLookup, Progress

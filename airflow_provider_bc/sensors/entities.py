@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 from airflow_provider_bc.names import DEFAULT_CONN_ID
+from airflow_provider_bc.operators.entities import EntitySetArguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, PokeReturnValue
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_bc.client.batch_lookup import Progress
 
 
-class BusinessCentralEntitiesSensor(BaseSensorOperator):
+class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
     """Wait until every entity of a set exists (or ``min_found`` of them): by id, or by the values
     of one field (``match={"documentNumber": ["108001", "108002"]}``).
 
@@ -60,13 +61,10 @@ class BusinessCentralEntitiesSensor(BaseSensorOperator):
             from airflow_provider_bc.client.errors import BusinessCentralQueryError
 
             raise BusinessCentralQueryError("entity_ids", "give entity_ids or match, exactly one of them")
-        self.entity_set = entity_set
+        self._keep_set_arguments(entity_set, company_id, select, business_central_conn_id)
         self.entity_ids = entity_ids
         self.match = match
         self.min_found = min_found
-        self.company_id = company_id
-        self.select = select
-        self.business_central_conn_id = business_central_conn_id
         self.deferrable = deferrable
         self._progress: Progress | None = None
 
