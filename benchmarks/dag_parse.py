@@ -7,10 +7,11 @@ files alternate, and the ratio is the median of the per-pair ratios, so that mac
 them alike; each parse is timed in CPU seconds of its child.
 
 Two floors are parsed beside them: ``same_api``, classes with this provider's arguments, templated
-fields and attributes but no behaviour, imported from two modules; ``bare``, a sensor and an
-operator of one argument each, in the DAG file. Not modelled: Airflow's DAG processor pre-imports
-the ``airflow.*`` modules a DAG file names before it forks (``parsing_pre_import_modules``), which
-spares the EmptyOperator DAG its one import and no provider outside ``airflow.*`` its own.
+fields and attributes but no behaviour, in the provider's module layout (what any implementation of
+this API pays); ``bare``, a sensor and an operator of one argument each, in the DAG file. Not
+modelled: Airflow's DAG processor pre-imports the ``airflow.*`` modules a DAG file names before it
+forks (``parsing_pre_import_modules``), which spares the EmptyOperator DAG its one import and no
+provider outside ``airflow.*`` its own.
 
 Prints medians, whether msal/requests/httpx got imported, and
 ``RESULT parse_ratio=<x> same_api_ratio=<x> floor_ratio=<x> provider_ms=<x> empty_ms=<x>``.
@@ -19,6 +20,7 @@ POSIX only (it forks)."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import runpy
@@ -86,10 +88,16 @@ class Get(BaseOperator):
 """
     + TASKS
 )
-# "same API": the provider's arguments, templated fields and attributes, imported from two modules
-# beside the DAG file (the DAG folder is on ``sys.path``), still without any behaviour.
+# "same API": the provider's arguments, templated fields and attributes in the provider's module layout
+# (a package, its ``operators`` and ``sensors`` packages, one module in each), without any behaviour.
+# The package sits beside the DAG file (the DAG folder is on ``sys.path``); its top is imported before
+# the parses, as Airflow's providers manager has imported ``airflow_provider_bc`` itself.
+SAME_API_PACKAGE = "parse_floor"
 SAME_API_MODULES = {
-    "floor_sensor": """
+    "__init__": "",
+    "operators/__init__": "",
+    "sensors/__init__": "",
+    "sensors/business_central": """
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
 CONN = "business_central_default"
@@ -105,7 +113,7 @@ class Wait(BaseSensorOperator):
         self.decode_enum_values, self.deferrable = decode_enum_values, deferrable
         self.business_central_conn_id = business_central_conn_id
 """,
-    "floor_operator": """
+    "operators/business_central": """
 from airflow.providers.common.compat.sdk import BaseOperator
 
 CONN = "business_central_default"
@@ -121,7 +129,14 @@ class Get(BaseOperator):
         self.business_central_conn_id = business_central_conn_id
 """,
 }
-SAME_API_DAG = HEADER + "\nfrom floor_operator import Get\nfrom floor_sensor import Wait\n" + TASKS
+SAME_API_DAG = (
+    HEADER
+    + f"""
+from {SAME_API_PACKAGE}.operators.business_central import Get
+from {SAME_API_PACKAGE}.sensors.business_central import Wait
+"""
+    + TASKS
+)
 DAGS = {"provider": PROVIDER_DAG, "same_api": SAME_API_DAG, "bare": BARE_DAG, "empty": EMPTY_DAG}
 
 
@@ -168,8 +183,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         for module, source in SAME_API_MODULES.items():
-            Path(folder, f"{module}.py").write_text(source)
-        sys.path.insert(0, folder)  # as Airflow puts the DAG folder on it; only the children import from it
+            path = Path(folder, SAME_API_PACKAGE, f"{module}.py")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(source)
+        sys.path.insert(0, folder)  # as Airflow puts the DAG folder on it
+        for package in ("airflow_provider_bc", SAME_API_PACKAGE):  # the tops only, as the providers manager has
+            importlib.import_module(package)
         paths = {name: Path(folder, f"{name}_dag.py") for name in DAGS}
         for name, path in paths.items():
             path.write_text(DAGS[name])
@@ -185,10 +204,10 @@ def main() -> None:
     }
     last = results["provider"][-1]
     print(f"DAG parse CPU time, 40 tasks, median of {runs} parses in fresh children (Airflow already imported):")
-    print(f"  provider operators+sensors:       {medians['provider'] * 1000:8.1f} ms  x{ratios['provider']:.3f}")
-    print(f"  same API, no behaviour, 2 modules: {medians['same_api'] * 1000:7.1f} ms  x{ratios['same_api']:.3f}")
-    print(f"  bare sensor+operator in the file: {medians['bare'] * 1000:8.1f} ms  x{ratios['bare']:.3f}")
-    print(f"  EmptyOperators:                   {medians['empty'] * 1000:8.1f} ms")
+    print(f"  provider operators+sensors:        {medians['provider'] * 1000:8.1f} ms  x{ratios['provider']:.3f}")
+    print(f"  same API and layout, no behaviour: {medians['same_api'] * 1000:8.1f} ms  x{ratios['same_api']:.3f}")
+    print(f"  bare sensor+operator in the file:  {medians['bare'] * 1000:8.1f} ms  x{ratios['bare']:.3f}")
+    print(f"  EmptyOperators:                    {medians['empty'] * 1000:8.1f} ms")
     print(
         f"  msal imported: {bool(last['msal'])}; added by the DAG file: requests {bool(last['requests_added'])}, "
         f"httpx {bool(last['httpx_added'])}"
