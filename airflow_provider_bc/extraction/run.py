@@ -246,12 +246,17 @@ class Extraction:
         checkpoint.save(self.folder)
 
     def _pages(
-        self, client: BusinessCentralClient, plan: dict[str, Any], partitions: deque[StreamState], stop: threading.Event
+        self,
+        client: BusinessCentralClient,
+        plan: dict[str, Any],
+        entity: EntityType,
+        partitions: deque[StreamState],
+        stop: threading.Event,
     ) -> Iterator[tuple[StreamState, Page]]:
         """The pages of the partitions this stream takes from ``partitions`` (shared by the streams), one
         partition after the other: the next one's first page is asked while the last one's is written."""
         spec = self.spec
-        read_as = page_reader(spec.output_format, EntityType(spec.entity_set, plan["schema"]), ROW_FIELDS_READ)
+        read_as = page_reader(spec.output_format, entity, ROW_FIELDS_READ)
         while not stop.is_set():
             try:
                 state = partitions.popleft()
@@ -284,7 +289,7 @@ class Extraction:
         entity = EntityType(spec.entity_set, plan["schema"])
         boundary_from = time_order_key(window.boundary_from, "boundary") if window.boundary_from else None
         writer: PartWriter | None = None
-        pages = read_ahead(self._pages(self._client(), plan, partitions, stop))
+        pages = read_ahead(self._pages(self._client(), plan, entity, partitions, stop))
         progress.stream(+1)
         try:
             for state, page in pages:
