@@ -1,10 +1,21 @@
 """Which rows a run reads: the cursor's window turned into disjoint OData filters ("passes").
 
+Business Central numbers ledger entries from SQL sequences: a number is taken at insert, not at
+commit, so entry N can become visible after N+1 (stamped *earlier* than N+1), and gaps are normal.
+An incremental run therefore never trusts the highest row it saw. It records a **settled** mark,
+below which nothing can still appear, and the rows it delivered above it (the **open** range);
+the next run re-reads the open range and skips those rows if unchanged. ``commit_lag`` is how
+long a posting may stay uncommitted (plus clock skew): every row stamped before *planned −
+commit_lag* is visible when the run reads.
+
 - ``full``: everything matching the user's filter.
-- ``entry_number``: rows appended since the last run (``entryNumber gt <previous highest>``).
-- ``last_modified``: rows changed since the last run's watermark less an overlap, up to the
-  moment the run was planned; rows the previous run delivered in the same version are skipped.
-  Or, with a data interval, exactly ``[start, end)`` (idempotent re-runs and backfills).
+- ``entry_number``: rows numbered above the previous run's settled number. The new settled
+  number is the highest number of a row stamped before the horizon (*planned − commit_lag*):
+  every lower number was taken before that row's insert, so its posting has committed (or rolled
+  back: a gap) by the time the run reads.
+- ``last_modified``: rows stamped from the previous settled time up to the moment the run was
+  planned; settled is *planned − commit_lag*. Or, with a data interval, ``[start − commit_lag,
+  end)``: the previous interval's open tail again, then exactly the interval.
 
 Rows never modified since system fields were added carry ``0001-01-01T00:00:00Z``: the first
 run takes them. ``restate_days`` splits an incremental run by ``postingDate``: every row posted
@@ -29,6 +40,9 @@ ENTRY_NUMBER = "entryNumber"
 LAST_MODIFIED = "lastModifiedDateTime"
 POSTING_DATE = "postingDate"
 NEVER_MODIFIED = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+#: Business Central ends an API request after 8 minutes (operation timeout) and its gateway after 10;
+#: 5 more for clock skew between Business Central and the worker, and read-replica lag
+DEFAULT_COMMIT_LAG = dt.timedelta(minutes=15)
 #: lines of times in Business Central's form (UTC, ``Z``): as text, they sort by time to the second
 _BC_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\n)*")
 
@@ -74,14 +88,28 @@ def iso(value: dt.datetime) -> str:
     return format_literal(value)
 
 
+def _start(kind: CursorKind, start: Any) -> Any:
+    """``cursor_start`` as the cursor takes it: an entry number (also from templated text) or a time."""
+    if start is None or kind != "entry_number":
+        return start
+    if isinstance(start, str) and start.strip().isdigit():
+        return int(start.strip())
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise BusinessCentralQueryError(
+            "cursor_start", f"an entry_number cursor starts after an entry number (0 or more), got {start!r}"
+        )
+    return start
+
+
 @dataclass(frozen=True)
 class CursorOptions:
     """How a run picks its rows (see the module's description)."""
 
     kind: CursorKind = "full"
-    #: the lower bound instead of the previous run's watermark: an entry number or a datetime
+    #: the lower bound instead of the previous run's settled mark: an entry number or a datetime
     start: Any = None
-    overlap: dt.timedelta = dt.timedelta(minutes=5)
+    #: how long a posting may stay uncommitted, plus clock skew and read-replica lag
+    commit_lag: dt.timedelta = DEFAULT_COMMIT_LAG
     #: ``(start, end)`` of the DAG run's data interval, for ``last_modified`` windows taken from it
     interval: tuple[dt.datetime, dt.datetime] | None = None
     restate_days: int = 0
@@ -95,10 +123,11 @@ class CursorOptions:
             raise BusinessCentralQueryError(
                 "restate_days", f"must be a whole number of days ≥ 0, got {self.restate_days!r}"
             )
-        if self.overlap < dt.timedelta(0):
-            raise BusinessCentralQueryError("overlap", f"must not be negative, got {self.overlap}")
+        if not isinstance(self.commit_lag, dt.timedelta) or self.commit_lag < dt.timedelta(0):
+            raise BusinessCentralQueryError("commit_lag", f"must be a timedelta ≥ 0, got {self.commit_lag!r}")
         if self.kind == "full" and (self.start is not None or self.restate_days):
             raise BusinessCentralQueryError("cursor", "a full read takes neither a start nor restate_days")
+        object.__setattr__(self, "start", _start(self.kind, self.start))
 
 
 @dataclass(frozen=True)
@@ -109,10 +138,10 @@ class Window:
     cursor: dict[str, Any]
     #: the pass re-reading the rows posted in the trailing days (read in full: nothing skipped)
     restate: str | None = None
-    #: (id, lastModifiedDateTime) pairs the previous run already delivered: not written again
+    #: (id, lastModifiedDateTime) pairs the previous run delivered in its open range: not written again
     skip: frozenset[tuple[str, str]] = frozenset()
-    #: rows changed at or after this instant are remembered in the manifest (the next run's ``skip``)
-    boundary_from: str | None = None
+    #: rows stamped before this instant are settled; those at or after it are the open range's candidates
+    horizon: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,13 +149,13 @@ class Window:
             "cursor": self.cursor,
             "restate": self.restate,
             "skip": sorted(map(list, self.skip)),
-            "boundary_from": self.boundary_from,
+            "horizon": self.horizon,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Window:
         skip = frozenset((str(row[0]), str(row[1])) for row in data["skip"])
-        return cls(tuple(data["passes"]), data["cursor"], data["restate"], skip, data["boundary_from"])
+        return cls(tuple(data["passes"]), data["cursor"], data["restate"], skip, data["horizon"])
 
 
 @dataclass(frozen=True)
@@ -146,56 +175,62 @@ def _restate(options: CursorOptions, user_filter: str | None, incremental: bool)
     return _Restate(restate, clause(POSTING_DATE, "lt", since), since.isoformat())
 
 
+def _delivered(previous: dict[str, Any] | None) -> frozenset[tuple[str, str]]:
+    """The rows the previous run delivered in its open range, as (id, lastModifiedDateTime)."""
+    rows = ((previous or {}).get("cursor") or {}).get("open_rows") or []
+    return frozenset((str(row[0]), str(row[1])) for row in rows)
+
+
+def settled_of(manifest: dict[str, Any]) -> Any:
+    """The settled mark a manifest records (an entry number or a time's text; ``None``: nothing settled)."""
+    return (manifest.get("cursor") or {}).get("settled")
+
+
 def plan_window(
     options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, now: dt.datetime
 ) -> Window:
     """The window of this run, from the options and the previous run's manifest of the same series."""
-    base = {"kind": options.kind, "overlap_seconds": options.overlap.total_seconds()}
+    base = {"kind": options.kind, "commit_lag_seconds": options.commit_lag.total_seconds()}
     if options.kind == "full":
-        return Window((user_filter,), {**base, "watermark": None})
-    previous_cursor = (previous or {}).get("cursor", {})
+        return Window((user_filter,), {**base, "settled": None})
+    horizon = iso(now - options.commit_lag)
     if options.kind == "entry_number":
-        return _entry_number_window(options, user_filter, previous_cursor, base)
+        return _entry_number_window(options, user_filter, previous, base, horizon)
     if options.interval is not None:
         return _interval_window(options, user_filter, previous, base)
     lower = (
         parse_datetime(options.start, "cursor_start")
         if options.start is not None
-        else parse_datetime(previous_cursor["watermark"], "watermark") - options.overlap
-        if previous_cursor.get("watermark")
+        else parse_datetime(settled_of(previous), "settled")
+        if previous is not None and settled_of(previous)
         else None
     )
     restate = _restate(options, user_filter, lower is not None)
     since = clause(LAST_MODIFIED, "ge", lower) if lower else ""
     main = all_of([user_filter or "", since, clause(LAST_MODIFIED, "lt", now), restate.before])
-    skip = (
-        frozenset((str(row[0]), str(row[1])) for row in previous_cursor.get("boundary", []))
-        if options.start is None
-        else frozenset()
-    )
     cursor = {
         **base,
         "from": iso(lower) if lower else None,
         "to": iso(now),
-        "watermark": iso(now),
+        "settled": horizon,
         "restate_from": restate.since,
     }
-    return Window((main,), cursor, restate.filter, skip, iso(now - options.overlap))
+    skip = _delivered(previous) if options.start is None else frozenset()
+    return Window((main,), cursor, restate.filter, skip, horizon)
 
 
 def _entry_number_window(
-    options: CursorOptions, user_filter: str | None, previous_cursor: dict[str, Any], base: dict[str, Any]
+    options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, base: dict[str, Any], horizon: str
 ) -> Window:
-    lower = options.start if options.start is not None else previous_cursor.get("watermark")
+    lower = options.start if options.start is not None else settled_of(previous) if previous else None
     if lower is not None and (not isinstance(lower, int) or isinstance(lower, bool)):
-        raise BusinessCentralQueryError(
-            "cursor_start", f"an entry_number cursor starts after an entry number, got {lower!r}"
-        )
+        raise BusinessCentralQueryError("cursor_start", f"an entry_number cursor needs an entry number, got {lower!r}")
     restate = _restate(options, user_filter, lower is not None)
     after = clause(ENTRY_NUMBER, "gt", lower) if lower is not None else ""
     main = all_of([user_filter or "", after, restate.before]) or None
-    cursor = {**base, "from": lower, "watermark": lower, "restate_from": restate.since}
-    return Window((main,), cursor, restate.filter)
+    cursor = {**base, "from": lower, "restate_from": restate.since}
+    skip = _delivered(previous) if options.start is None else frozenset()
+    return Window((main,), cursor, restate.filter, skip, horizon)
 
 
 def _interval_window(
@@ -205,18 +240,25 @@ def _interval_window(
     start, end = (parse_datetime(value, "data interval") for value in options.interval)
     restate = _restate(options, user_filter, True)
     main = all_of(
-        [user_filter or "", clause(LAST_MODIFIED, "ge", start), clause(LAST_MODIFIED, "lt", end), restate.before]
+        [
+            user_filter or "",
+            clause(LAST_MODIFIED, "ge", start - options.commit_lag),
+            clause(LAST_MODIFIED, "lt", end),
+            restate.before,
+        ]
     )
     passes = [main]
     never_modified = previous is None  # the first run of the series takes the rows no interval holds
     if never_modified:
         passes.append(all_of([user_filter or "", clause(LAST_MODIFIED, "eq", NEVER_MODIFIED), restate.before]))
+    adjoining = previous is not None and (previous.get("cursor") or {}).get("to") == iso(start)
     cursor = {
         **base,
-        "from": iso(start),
+        "from": iso(start - options.commit_lag),
         "to": iso(end),
-        "watermark": iso(end),
+        "settled": iso(end - options.commit_lag),
         "never_modified_included": never_modified,
         "restate_from": restate.since,
     }
-    return Window(tuple(passes), cursor, restate.filter)
+    skip = _delivered(previous) if adjoining else frozenset()
+    return Window(tuple(passes), cursor, restate.filter, skip, iso(end - options.commit_lag))

@@ -29,6 +29,8 @@ FORMATS: tuple[OutputFormat, ...] = ("ndjson", "parquet")
 GZIP_LEVEL = 3
 #: rows joined into one write to the compressor (a bounded copy of a page's text at a time)
 ROWS_PER_WRITE = 1_000
+#: the codec of Parquet part files (as the manifest records it)
+PARQUET_COMPRESSION = "snappy"
 
 
 @runtime_checkable
@@ -163,13 +165,14 @@ class NdjsonWriter(_FileWriter):
 
 
 class ParquetWriter(_FileWriter):
-    """Parquet with the entity type's schema (decimals exact), one row group per page."""
+    """Parquet with the entity type's schema (decimals exact) and each row's ``@odata.etag``, one row
+    group per page."""
 
     def __init__(self, folder: ObjectStoragePath, name: str, *, entity: EntityType) -> None:
         import pyarrow.parquet as pq
 
         super().__init__(folder, name)
-        self._writer = pq.ParquetWriter(self._sink, arrow_schema(entity))
+        self._writer = pq.ParquetWriter(self._sink, arrow_schema(entity), compression=PARQUET_COMPRESSION)
 
     def write(self, rows: PageRows) -> None:
         batch = _arrow_rows(rows).batch

@@ -4,7 +4,7 @@ part files page by page, checkpoint each completed file, and write the manifest 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import errno
 import importlib.util
 import json
 import logging
@@ -32,6 +32,7 @@ from airflow_provider_bc.extraction.cursors import (
 )
 from airflow_provider_bc.extraction.files import (
     FORMATS,
+    PARQUET_COMPRESSION,
     OutputFormat,
     PageRows,
     PartWriter,
@@ -42,7 +43,9 @@ from airflow_provider_bc.extraction.files import (
 from airflow_provider_bc.extraction.memory import flat_memory
 from airflow_provider_bc.extraction.partitions import key_edge, range_filters
 from airflow_provider_bc.extraction.progress import Progress
+from airflow_provider_bc.extraction.rows import checked_rows
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
+from airflow_provider_bc.extraction.series import series_id, source_of
 from airflow_provider_bc.extraction.state import (
     Checkpoint,
     StreamState,
@@ -50,6 +53,7 @@ from airflow_provider_bc.extraction.state import (
     folder_name,
     previous_manifest,
     read_manifest,
+    series_manifests,
     write_manifest,
 )
 
@@ -63,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: object storage failures a retry cannot cure: access refused, a missing bucket, a file where a folder goes
 PERMANENT_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
+#: the same told by errno alone: a read-only file system, a name too long
+PERMANENT_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG})
 MAX_STREAMS = 5  # Business Central runs 5 requests of a principal at once and queues the rest
 #: partitions per stream: a stream that finishes a sparse key range early takes the next one
 PARTITIONS_PER_STREAM = 4
@@ -117,10 +123,16 @@ class ExtractionSpec:
             raise BusinessCentralQueryError("rows_per_file", f"must be a positive number, got {self.rows_per_file!r}")
 
     @property
-    def series(self) -> str:
-        """What runs of one incremental series share (entity set, filter, columns, format, cursor kind)."""
-        key = [self.entity_set, self.filter, self.select, self.output_format, self.cursor.kind]
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    def query(self) -> dict[str, Any]:
+        """What the rows of a run are, besides their source: company, entity set, filter, columns, cursor, format."""
+        return {
+            "company_id": self.company_id.lower(),
+            "entity_set": self.entity_set,
+            "filter": self.filter,
+            "select": list(self.select) if self.select is not None else None,
+            "cursor": self.cursor.kind,
+            "format": self.output_format,
+        }
 
 
 class Extraction:
@@ -144,10 +156,12 @@ class Extraction:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._clients: list[BusinessCentralClient] = []
+        self.source = source_of(self._client().settings)
+        self.series = series_id(self.source, spec.query)
 
     # ----- planning -----
 
-    def _plan(self, client: BusinessCentralClient) -> Checkpoint:
+    def _plan(self, client: BusinessCentralClient, previous: dict[str, Any] | None) -> Checkpoint:
         spec = self.spec
         entity = entity_type(client.metadata(), spec.entity_set)
         partitioned = ENTRY_NUMBER in entity.properties
@@ -155,10 +169,11 @@ class Extraction:
             raise BusinessCentralQueryError(
                 "cursor", f"{spec.entity_set} has no {ENTRY_NUMBER}; use last_modified or full"
             )
-        if spec.cursor.kind == "last_modified" and LAST_MODIFIED not in entity.properties:
-            raise BusinessCentralQueryError("cursor", f"{spec.entity_set} has no {LAST_MODIFIED}; use full")
+        if spec.cursor.kind != "full" and LAST_MODIFIED not in entity.properties:
+            raise BusinessCentralQueryError(
+                "cursor", f"{spec.entity_set} has no {LAST_MODIFIED} (when a row is settled); use full"
+            )
         select = self._columns(entity, partitioned)
-        previous = previous_manifest(self.company, spec.series, exclude=self.folder.name)
         window = plan_window(spec.cursor, spec.filter, previous, self._now())
         streams: list[StreamState] = []
         total = 0
@@ -179,7 +194,8 @@ class Extraction:
             self.folder,
         )
         plan = {
-            "series": spec.series,
+            "series": self.series,
+            "based_on": previous["run"] if previous else None,
             "window": window.to_dict(),
             "partitioned": partitioned,
             "total": total,
@@ -193,19 +209,16 @@ class Extraction:
         if self.spec.select is None:
             return None
         entity.check_fields(self.spec.select, "select")
-        needed = [
-            "id",
-            ENTRY_NUMBER if partitioned else "",
-            LAST_MODIFIED if self.spec.cursor.kind == "last_modified" else "",
-        ]
+        needed = ["id", ENTRY_NUMBER if partitioned else "", LAST_MODIFIED if self.spec.cursor.kind != "full" else ""]
         return tuple(dict.fromkeys([*self.spec.select, *(name for name in needed if name in entity.properties)]))
 
     def _count_and_span(self, pass_filter: str | None, partitioned: bool) -> tuple[int, tuple[int, int] | None]:
         """The pass's ``$count`` and, if partitioned, its lowest and highest ``entryNumber`` (``$top=1``
-        each way): asked side by side, each by a client of its own (one round trip instead of three)."""
+        each way): asked side by side, each by a client of its own, at most ``max_streams`` at once
+        (a task holds as many requests in flight as it has streams, planning included)."""
         spec = self.spec
         ways: tuple[Literal["asc", "desc"], ...] = ("asc", "desc") if partitioned else ()
-        with ThreadPoolExecutor(3, thread_name_prefix="bc-plan") as pool:
+        with ThreadPoolExecutor(min(3, spec.max_streams), thread_name_prefix="bc-plan") as pool:
             count = pool.submit(
                 lambda: self._client().count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
             )
@@ -256,7 +269,8 @@ class Extraction:
         """The pages of the partitions this stream takes from ``partitions`` (shared by the streams), one
         partition after the other: the next one's first page is asked while the last one's is written."""
         spec = self.spec
-        read_as = page_reader(spec.output_format, entity, ROW_FIELDS_READ)
+        required = [name for name in ROW_FIELDS_READ if name in entity.properties]
+        read_as = checked_rows(page_reader(spec.output_format, entity, ROW_FIELDS_READ), required)
         while not stop.is_set():
             try:
                 state = partitions.popleft()
@@ -287,7 +301,7 @@ class Extraction:
         """One stream: reads partitions until none is left, writing each page as it arrives."""
         spec, plan = self.spec, checkpoint.plan
         entity = EntityType(spec.entity_set, plan["schema"])
-        boundary_from = time_order_key(window.boundary_from, "boundary") if window.boundary_from else None
+        horizon = time_order_key(window.horizon, "horizon") if window.horizon else None
         writer: PartWriter | None = None
         pages = read_ahead(self._pages(self._client(), plan, entity, partitions, stop))
         progress.stream(+1)
@@ -297,7 +311,7 @@ class Extraction:
                 if window.skip and not state.restating:
                     rows = _unseen(rows, window.skip)
                 with self._lock:
-                    _observe(state, read, boundary_from)
+                    _observe(state, read, horizon)
                 if rows:
                     if writer is None:
                         name = part_name(state.index, len(state.files), spec.output_format, spec.compress)
@@ -357,14 +371,16 @@ class Extraction:
         """Extract, or resume an interrupted run of the same plan; the manifest (also when already complete).
 
         A failure of the destination raises :class:`BusinessCentralDestinationError` (transient
-        unless access was refused): what was completed stays, and a retry resumes from it.
+        unless access was refused or the store is read-only): what was completed stays, and a
+        retry resumes from it.
         """
         try:
             with flat_memory(arrow=self.spec.output_format == "parquet"):
                 return self._run()
         except OSError as error:  # object storage (fsspec, s3fs, pyarrow): the client raises only its own errors
+            permanent = isinstance(error, PERMANENT_OS_ERRORS) or error.errno in PERMANENT_ERRNOS
             raise BusinessCentralDestinationError(
-                f"{self.folder}: {type(error).__name__}: {error}", transient=not isinstance(error, PERMANENT_OS_ERRORS)
+                f"{self.folder}: {type(error).__name__}: {error}", transient=not permanent
             ) from error
 
     def _run(self) -> dict[str, Any]:
@@ -375,14 +391,13 @@ class Extraction:
         planner = self._client()
         progress = Progress(planner.governor)
         try:
-            checkpoint = Checkpoint.load(self.folder)
-            if checkpoint is not None and checkpoint.plan["series"] == self.spec.series:
-                finished = sum(len(s.files) for s in checkpoint.streams)
-                log.info("Resuming run %s from its checkpoint: %d files complete", self.spec.run_name, finished)
-            else:
-                if checkpoint is not None:
-                    log.warning("The checkpoint in %s is of another extraction; starting this one over", self.folder)
-                checkpoint = self._plan(planner)
+            manifests = series_manifests(self.company, self.source, exclude=self.folder.name)
+            previous = previous_manifest(manifests, self.series)
+            checkpoint = self._resumable(Checkpoint.load(self.folder), previous)
+            if checkpoint is None:
+                for part in self.folder.glob("part-*"):  # of a plan that is not carried on
+                    part.unlink()
+                checkpoint = self._plan(planner, previous)
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._save(checkpoint)
             progress.total = checkpoint.plan["total"]
@@ -394,43 +409,70 @@ class Extraction:
         manifest = self._manifest(checkpoint)
         write_manifest(self.folder, manifest)
         log.info(
-            "Wrote %d rows in %d files (%d bytes); manifest %s",
+            "Wrote %d rows in %d files (%d bytes); settled %s; manifest %s",
             manifest["rows"],
             len(manifest["files"]),
             manifest["bytes"],
+            manifest["cursor"].get("settled"),
             self.folder / "_manifest.json",
         )
         return manifest
+
+    def _resumable(self, checkpoint: Checkpoint | None, previous: dict[str, Any] | None) -> Checkpoint | None:
+        """``checkpoint`` if this run can go on from it: same series, and (for a watermark series) still
+        continuing from the newest run; otherwise ``None`` (the run starts over)."""
+        if checkpoint is None:
+            return None
+        plan = checkpoint.plan
+        newest = previous["run"] if previous else None
+        if plan.get("series") != self.series:
+            log.warning("The checkpoint in %s is of another extraction; starting this one over", self.folder)
+        elif self._continues() and plan.get("based_on") != newest:
+            log.warning(
+                "Run %s was planned after %s, but %s has committed since: planning again from it",
+                self.spec.run_name,
+                plan.get("based_on"),
+                newest,
+            )
+        else:
+            finished = sum(len(s.files) for s in checkpoint.streams)
+            log.info("Resuming run %s from its checkpoint: %d files complete", self.spec.run_name, finished)
+            return checkpoint
+        return None
+
+    def _continues(self) -> bool:
+        """Whether the plan's window starts where an earlier run settled (not a full or data-interval read)."""
+        return self.spec.cursor.kind != "full" and self.spec.cursor.interval is None and self.spec.cursor.start is None
 
     def _manifest(self, checkpoint: Checkpoint) -> dict[str, Any]:
         plan, spec, streams = checkpoint.plan, self.spec, checkpoint.streams
         window = Window.from_dict(plan["window"])
         numbers = [s.max_entry_number for s in streams if s.max_entry_number is not None]
         stamps = [s.max_last_modified for s in streams if s.max_last_modified is not None]
-        cursor = dict(window.cursor)
-        if spec.cursor.kind == "entry_number":
-            cursor["watermark"] = max(
-                [*numbers, *([cursor["watermark"]] if cursor["watermark"] is not None else [])], default=None
-            )
-        if window.boundary_from is not None:
-            cursor["boundary"] = [list(row) for row in sorted({tuple(row) for s in streams for row in s.boundary})]
+        cursor = {**window.cursor, **_open_range(spec.cursor.kind, window, streams)}
+        cursor["watermark"] = cursor["settled"]
         files = [{**f.to_dict(), "stream": s.index} for s in streams for f in s.files]
         return {
             "provider_version": __version__,
-            "series": spec.series,
+            "series": self.series,
+            "source": self.source,
             "run": spec.run_name,
+            "based_on": plan.get("based_on"),
             "entity_set": spec.entity_set,
             "company_id": spec.company_id,
             "query": {
-                "filter": spec.filter,
+                **spec.query,
                 "select": plan["select"],
                 "passes": window.passes,
+                "restate": window.restate,
                 "page_size": spec.page_size,
             },
             "cursor": cursor,
             "format": {
                 "type": spec.output_format,
-                "compression": "gzip" if spec.compress and spec.output_format == "ndjson" else None,
+                "compression": (
+                    PARQUET_COMPRESSION if spec.output_format == "parquet" else "gzip" if spec.compress else None
+                ),
             },
             "files": files,
             "rows": sum(f["rows"] for f in files),
@@ -441,6 +483,35 @@ class Extraction:
             "started": checkpoint.started,
             "finished": iso(self._now()),
         }
+
+
+def _open_range(kind: str, window: Window, streams: list[StreamState]) -> dict[str, Any]:
+    """The settled mark and the open range above it: the rows delivered there (``open_rows``, skipped
+    by the next run if unchanged) and, for entry numbers, the highest number read."""
+    recent = [row for s in streams for row in s.recent]
+    if kind == "full":
+        return {"settled": None, "open": None, "open_rows": []}
+    if kind == "entry_number":
+        lower = window.cursor.get("from")
+        marks = [s.settles for s in streams if s.settles is not None] + ([lower] if lower is not None else [])
+        settled = max(marks, default=None)
+        open_rows = [row for row in recent if settled is None or row[2] > settled]
+        highest = max([row[2] for row in open_rows], default=settled)
+        return {
+            "settled": settled,
+            "open": {"after": settled, "through": highest},
+            "open_rows": _versions(open_rows),
+        }
+    return {
+        "settled": window.cursor["settled"],
+        "open": {"from": window.cursor["settled"], "to": window.cursor["to"]},
+        "open_rows": _versions(recent),
+    }
+
+
+def _versions(rows: list[list[Any]]) -> list[list[str]]:
+    """``[id, lastModifiedDateTime]`` of ``rows``, once each, sorted."""
+    return [list(version) for version in sorted({(str(row[0]), str(row[1])) for row in rows})]
 
 
 def _rows_of(entities: object) -> PageRows:
@@ -456,12 +527,13 @@ def _unseen(rows: PageRows, skip: frozenset[tuple[str, str]]) -> PageRows:
     return rows if len(keep) == len(rows) else rows.subset(keep)
 
 
-def _observe(state: StreamState, rows: PageRows, boundary_from: str | None) -> None:
-    """Fold a page's highest entry number and modification time into ``state``; remember the rows
-    changed at or after ``boundary_from`` (a :func:`time_order_key`; the next run skips them if unchanged)."""
-    numbers = [n for n in rows.column(ENTRY_NUMBER) if isinstance(n, int)]
-    if numbers:
-        state.max_entry_number = max(numbers + ([state.max_entry_number] if state.max_entry_number is not None else []))
+def _observe(state: StreamState, rows: PageRows, horizon: str | None) -> None:
+    """Fold a page's highest entry number and modification time into ``state``; sort its rows by the
+    window's ``horizon`` (a :func:`time_order_key`): the highest number stamped before it settles, the
+    rows stamped at or after it are remembered (the next run skips them if unchanged)."""
+    numbers = rows.column(ENTRY_NUMBER)
+    if any(n is not None for n in numbers):
+        state.max_entry_number = max([n for n in numbers if n is not None] + _known(state.max_entry_number))
     modified = rows.column(LAST_MODIFIED)
     newest = latest(modified, LAST_MODIFIED)
     if newest is None:
@@ -470,10 +542,17 @@ def _observe(state: StreamState, rows: PageRows, boundary_from: str | None) -> N
         state.max_last_modified, LAST_MODIFIED
     ):
         state.max_last_modified = iso(parse_datetime(newest, LAST_MODIFIED))
-    if boundary_from is not None:
-        changed = zip(rows.column("id"), modified, strict=True)
-        state.boundary.extend(
-            [str(entity_id), str(stamp)]
-            for entity_id, stamp in changed
-            if stamp and time_order_key(stamp, LAST_MODIFIED) >= boundary_from
-        )
+    if horizon is None:
+        return
+    settled: list[int] = []
+    for entity_id, stamp, number in zip(rows.column("id"), modified, numbers, strict=True):
+        if stamp and time_order_key(stamp, LAST_MODIFIED) >= horizon:
+            state.recent.append([str(entity_id), str(stamp), number])
+        elif number is not None:
+            settled.append(number)
+    if settled:
+        state.settles = max(settled + _known(state.settles))
+
+
+def _known(value: int | None) -> list[int]:
+    return [] if value is None else [value]

@@ -12,6 +12,8 @@ from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError, Bus
 if TYPE_CHECKING:
     import pyarrow as pa
 
+#: the row version Business Central sends with each entity, kept in Parquet files as NDJSON keeps it
+ETAG = "@odata.etag"
 #: Edm.Decimal with Scale="Variable" (what Business Central declares): 20 digits before the point, 18 after
 DECIMAL_PRECISION, DECIMAL_SCALE = 38, 18
 
@@ -71,7 +73,8 @@ def entity_type(metadata: str, entity_set: str) -> EntityType:
 
 
 def arrow_schema(entity: EntityType) -> pa.Schema:
-    """The Arrow schema of ``entity``: decimals as decimal128, dates and times as such, enums as text."""
+    """The Arrow schema of ``entity``: decimals as decimal128, dates and times as such, enums as text;
+    then the row's ``@odata.etag``."""
     import pyarrow as pa
 
     simple = {
@@ -89,4 +92,5 @@ def arrow_schema(entity: EntityType) -> pa.Schema:
         "Edm.Binary": pa.binary(),
     }
     # Edm.Guid, Edm.String, Edm.Duration and the enum types travel as text
-    return pa.schema([pa.field(name, simple.get(edm, pa.string())) for name, edm in entity.properties.items()])
+    fields = [pa.field(name, simple.get(edm, pa.string())) for name, edm in entity.properties.items()]
+    return pa.schema([*fields, pa.field(ETAG, pa.string())])

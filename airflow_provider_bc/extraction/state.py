@@ -4,18 +4,25 @@ Layout: ``<destination>/<entity_set>/company=<id>/<run>/part-*.{ndjson.gz,parque
 ``_manifest.json`` written last, the commit marker: a reader ignores a folder without one.
 ``_checkpoint.json`` holds, while the run goes on, the plan and each stream's progress (the link
 to read next and the files it completed), so that a retried task resumes where it stopped.
+
+Both are written whole or not at all: on a local disk to a temporary name, then renamed (atomic
+on POSIX); an object store makes an object visible only once its upload completed.
+A company folder holds the runs of one source (host, tenant, environment, API route): a run from
+another source is refused, naming what differs, since a sandbox copied from production keeps
+production's company ids.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError
-from airflow_provider_bc.extraction.cursors import parse_datetime
+from airflow_provider_bc.extraction.cursors import parse_datetime, settled_of, time_order_key
 from airflow_provider_bc.extraction.files import WrittenFile
 
 if TYPE_CHECKING:
@@ -25,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 CHECKPOINT = "_checkpoint.json"
+ENTRY_NUMBER_KIND = "entry_number"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -45,11 +53,13 @@ def _read_json(path: ObjectStoragePath) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except ValueError as error:
         raise unreadable(path, str(error)) from None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise unreadable(path, f"a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def unreadable(path: ObjectStoragePath, problem: str) -> BusinessCentralDestinationError:
-    """The error for a manifest or checkpoint that cannot be read back (nothing is overwritten)."""
+    """The error for a manifest that cannot be read back (nothing is overwritten)."""
     return BusinessCentralDestinationError(
         f"{path} is not a readable extraction file ({problem}); move it away to start this run over",
         transient=False,
@@ -57,7 +67,18 @@ def unreadable(path: ObjectStoragePath, problem: str) -> BusinessCentralDestinat
 
 
 def _write_json(path: ObjectStoragePath, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+    """Write ``data`` to ``path`` whole or not at all (a reader never sees half a file)."""
+    text = json.dumps(data, indent=1, sort_keys=True)
+    if path.protocol not in ("file", "local"):
+        path.write_text(text)  # one upload: the object appears complete, or not at all
+        return
+    local = str(path.path)
+    temporary = f"{local}.{os.getpid()}.tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, local)
 
 
 @dataclass
@@ -73,8 +94,10 @@ class StreamState:
     files: list[WrittenFile] = field(default_factory=list)
     max_entry_number: int | None = None
     max_last_modified: str | None = None
-    #: [id, lastModifiedDateTime] of rows close to the new watermark (skipped by the next run if unchanged)
-    boundary: list[list[str]] = field(default_factory=list)
+    #: the highest entry number of a row stamped before the window's horizon (settled below it)
+    settles: int | None = None
+    #: [id, lastModifiedDateTime, entryNumber] of the rows stamped at or after the horizon
+    recent: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -102,13 +125,16 @@ class Checkpoint:
 
     @classmethod
     def load(cls, run_folder: ObjectStoragePath) -> Checkpoint | None:
-        data = _read_json(run_folder / CHECKPOINT)
-        if data is None:
-            return None
+        """The run's checkpoint; ``None`` if there is none, or none that can be read (the run starts over)."""
+        path = run_folder / CHECKPOINT
         try:
+            data = _read_json(path)
+            if data is None:
+                return None
             return cls(data["plan"], [StreamState.from_dict(s) for s in data["streams"]], data["started"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise unreadable(run_folder / CHECKPOINT, f"{type(error).__name__}: {error}") from None
+        except (BusinessCentralDestinationError, KeyError, TypeError, ValueError) as error:
+            log.warning("The checkpoint %s cannot be read (%s): this run starts over", path, error)
+            return None
 
 
 def read_manifest(run_folder: ObjectStoragePath) -> dict[str, Any] | None:
@@ -124,20 +150,49 @@ def write_manifest(run_folder: ObjectStoragePath, manifest: dict[str, Any]) -> N
         checkpoint.unlink()
 
 
-def previous_manifest(folder: ObjectStoragePath, series: str, *, exclude: str) -> dict[str, Any] | None:
-    """The last finished manifest of ``series`` (same query and cursor) in ``folder``, other than ``exclude``."""
+def series_manifests(folder: ObjectStoragePath, source: dict[str, Any], *, exclude: str) -> list[dict[str, Any]]:
+    """The finished manifests in the company folder ``folder`` other than the run ``exclude``'s; a
+    :class:`BusinessCentralDestinationError` naming the field if one is of another ``source``."""
     if not folder.exists():
-        return None
+        return []
     found: list[dict[str, Any]] = []
     for run_folder in folder.iterdir():
         if run_folder.name == exclude or not run_folder.is_dir():
             continue
         manifest = read_manifest(run_folder)
-        if manifest is not None and manifest.get("series") == series:
-            found.append(manifest)
+        if manifest is None:
+            continue
+        theirs = manifest.get("source") or {}
+        differing = [name for name in source if theirs.get(name) != source[name]]
+        if differing:
+            name = differing[0]
+            raise BusinessCentralDestinationError(
+                f"{folder} holds runs of another Business Central source: {name} {theirs.get(name)!r} in "
+                f"{run_folder.name}, {source[name]!r} here (a sandbox keeps production's company ids); "
+                "give this extraction a destination of its own",
+                transient=False,
+            )
+        found.append(manifest)
+    return found
+
+
+def _settled_order(manifest: dict[str, Any]) -> tuple[Any, ...]:
+    settled = settled_of(manifest)
+    finished = parse_datetime(manifest.get("finished"), f"{MANIFEST} 'finished'")
+    if settled is None:
+        return (0, "", finished)
+    if manifest["cursor"].get("kind") == ENTRY_NUMBER_KIND:
+        return (1, f"{int(settled):020d}", finished)
+    return (1, time_order_key(str(settled), f"{MANIFEST} 'settled'"), finished)
+
+
+def previous_manifest(manifests: list[dict[str, Any]], series: str) -> dict[str, Any] | None:
+    """The run of ``series`` this one continues from: the highest settled mark, then the latest finish
+    (a run that finished last may have been overtaken by one planned later)."""
+    found = [m for m in manifests if m.get("series") == series]
     if not found:
         return None
-    # Compared as times: fractions are trimmed ("...37.2Z" is later than "...37.04Z"), text order is not time order.
-    latest = max(found, key=lambda m: parse_datetime(m.get("finished"), f"{MANIFEST} 'finished'"))
-    log.info("Previous run of this extraction: %s (watermark %s)", latest["run"], latest["cursor"].get("watermark"))
+    # Times compared as times: fractions are trimmed ("...37.2Z" is later than "...37.04Z").
+    latest = max(found, key=_settled_order)
+    log.info("Previous run of this extraction: %s (settled %s)", latest["run"], settled_of(latest))
     return latest

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from airflow_provider_bc.extraction.run import ExtractionSpec
 
 
+_DEFAULT_POOL = "default_pool"
+
+
 class BusinessCentralToObjectStorageOperator(BaseOperator):
     """Extract ``entity_set`` of one company to ``destination`` and return a summary (XCom).
 
@@ -33,12 +36,15 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         cursor and the partitions need are added
     :param format: ``ndjson`` (gzip unless ``gzip=False``) or ``parquet`` (the ``[parquet]`` extra) (templated)
     :param rows_per_file: a file is closed at the first page boundary past this many rows
-    :param max_streams: requests in flight at once, 1 to 5 (Business Central's limit per principal)
+    :param max_streams: requests in flight at once, 1 to 5 (Business Central's limit per principal),
+        planning included; never more than the task's ``pool_slots`` when it is in a pool of fewer slots
     :param page_size: rows per page asked of the API (``Prefer: odata.maxpagesize``)
     :param cursor: ``full``, ``entry_number`` (rows appended since the last run) or
-        ``last_modified`` (rows changed since the last run, less ``overlap``) (templated)
-    :param cursor_start: the lower bound instead of the last run's watermark (templated)
-    :param overlap: how far before the watermark a ``last_modified`` run starts reading again
+        ``last_modified`` (rows changed since the last run) (templated)
+    :param cursor_start: the lower bound instead of the last run's settled mark: an entry number
+        (also as text) or a time (templated)
+    :param commit_lag: how long a posting may stay uncommitted, plus clock skew (default 15 minutes:
+        Business Central ends a request after 10): what an incremental run reads again
     :param use_data_interval: ``last_modified`` rows of the DAG run's data interval exactly
     :param restate_days: also re-read the rows posted in the trailing days (FlowFields such as
         ``costAmountActual`` change without ``lastModifiedDateTime``)
@@ -76,7 +82,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         page_size: int = 5_000,
         cursor: str = "full",
         cursor_start: Any = None,
-        overlap: dt.timedelta = dt.timedelta(minutes=5),
+        commit_lag: dt.timedelta | None = None,
         use_data_interval: bool = False,
         restate_days: int = 0,
         run_name: str | None = None,
@@ -104,7 +110,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         self.page_size = page_size
         self.cursor = cursor
         self.cursor_start = cursor_start
-        self.overlap = overlap
+        self.commit_lag = commit_lag
         self.use_data_interval = use_data_interval
         self.restate_days = restate_days
         self.run_name = run_name
@@ -126,7 +132,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         cursor = CursorOptions(
             kind=self.cursor,  # type: ignore[arg-type]  # checked by CursorOptions
             start=self.cursor_start if self.cursor_start not in ("", None) else None,
-            overlap=self.overlap,
+            **({"commit_lag": self.commit_lag} if self.commit_lag is not None else {}),
             interval=interval,
             restate_days=self.restate_days,
             today=end.date() if end else None,
@@ -142,10 +148,18 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
             output_format=self.format,  # type: ignore[arg-type]  # checked by ExtractionSpec
             compress=self.gzip,
             rows_per_file=self.rows_per_file,
-            max_streams=self.max_streams,
+            max_streams=self._streams(),
             page_size=self.page_size,
             cursor=cursor,
         )
+
+    def _streams(self) -> int:
+        """``max_streams``, but no more than the pool slots the task holds (the pool is the limit across workers)."""
+        slots = self.pool_slots if isinstance(self.pool_slots, int) and self.pool_slots >= 1 else self.max_streams
+        if isinstance(self.max_streams, int) and slots < self.max_streams and self.pool != _DEFAULT_POOL:
+            self.log.info("max_streams %d lowered to pool_slots %d (pool %s)", self.max_streams, slots, self.pool)
+            return slots
+        return self.max_streams
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import ObjectStoragePath

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
+from tests.extraction.ledger import current_entries
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_a_data_interval_window_needs_a_data_interval(connection: None, tmp_path
     summary = operator.execute(
         context("scheduled", data_interval_start=start, data_interval_end=start + dt.timedelta(days=1))
     )
-    assert summary["watermark"] == "2024-01-02T00:00:00Z"
+    assert summary["watermark"] == "2024-01-01T23:45:00Z"  # settled: the interval's end less the commit lag
 
 
 def test_emit_asset_declares_the_destination_and_refuses_templates(tmp_path: Path) -> None:
@@ -103,14 +104,16 @@ def test_a_destination_that_cannot_hold_the_files_fails_the_task_naming_it(
     assert str(tmp_path / "itemLedgerEntries") in str(caught.value)
 
 
-def test_a_damaged_checkpoint_fails_the_task_and_says_what_to_do(
-    connection: None, emulator: EmulatorHandle, tmp_path: Path
+def test_a_torn_checkpoint_starts_the_run_over_instead_of_failing_every_retry(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = tmp_path / "itemLedgerEntries" / f"company={emulator.default_company_id}" / "damaged"
     folder.mkdir(parents=True)
     (folder / "_checkpoint.json").write_text('{"plan": {"series": ')  # cut while it was written
+    (folder / "part-00000-00007.ndjson.gz").write_bytes(b"half a file")  # of the plan nobody can read
     operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri())
-    with pytest.raises(
-        AirflowFailException, match=r"_checkpoint\.json is not a readable extraction file.*move it away"
-    ):
-        operator.execute(context("damaged"))
+    summary = operator.execute(context("damaged"))
+    assert summary["rows"] == len(current_entries(emulator))
+    assert "cannot be read" in caplog.text and "starts over" in caplog.text
+    listed = {f["name"] for f in json.loads((folder / "_manifest.json").read_text())["files"]}
+    assert {p.name for p in folder.glob("part-*")} == listed  # the stray part of the torn plan is gone

@@ -85,9 +85,8 @@ def test_two_last_modified_runs_hold_every_current_entry_once_in_its_newest_vers
     second_rows = ndjson_rows(second_folder, second)
     assert {row["id"] for row in second_rows} == {e["id"] for e in [*inserted, *modified]}
     assert just_before["id"] in {row["id"] for row in first_rows}
-    assert [just_before["id"], just_before["lastModifiedDateTime"]] in second["cursor"]["boundary"] + first["cursor"][
-        "boundary"
-    ]
+    assert [just_before["id"], just_before["lastModifiedDateTime"]] in first["cursor"]["open_rows"]
+    assert second["cursor"]["from"] == first["cursor"]["settled"] < first["cursor"]["to"]
 
     versions = Counter((row["id"], row["lastModifiedDateTime"]) for row in [*first_rows, *second_rows])
     assert max(versions.values()) == 1, "a version of an entry was delivered twice"
@@ -103,8 +102,9 @@ def test_an_entry_number_run_reads_only_what_was_appended(emulator: EmulatorHand
     emulator.reset()
     second, folder = extract(emulator, tmp_path, "en-2", cursor=CursorOptions(kind="entry_number"))
     assert [row["id"] for row in ndjson_rows(folder, second)] == [e["id"] for e in appended]
-    assert second["cursor"]["from"] == first["cursor"]["watermark"] == first["max_entry_number"]
-    assert second["cursor"]["watermark"] == appended[-1]["entryNumber"]
+    assert second["cursor"]["from"] == first["cursor"]["settled"] <= first["max_entry_number"]
+    assert second["cursor"]["open"]["through"] == appended[-1]["entryNumber"]  # posted now: not settled yet
+    assert {e["id"] for e in appended} <= {row[0] for row in second["cursor"]["open_rows"]}
 
 
 def test_restate_days_picks_up_a_cost_adjustment_that_last_modified_misses(
