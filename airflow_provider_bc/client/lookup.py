@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.odata import all_of, check_top, filter_from_match, select_fields
+from airflow_provider_bc.client.odata import all_of, check_filter, check_top, filter_from_match, select_fields
 from airflow_provider_bc.client.urls import check_entity_set, check_guid
 from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
 
@@ -90,4 +90,4 @@ class Lookup:
 def _check_filter(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BusinessCentralQueryError("filter", f"is empty ({value!r}): did its template render to nothing?")
-    return value
+    return check_filter(value)

@@ -89,9 +89,43 @@ def filter_from_match(match: Mapping[str, Any]) -> str:
     return " and ".join(clause(name, "eq", value) for name, value in match.items())
 
 
+def check_filter(text: str) -> str:
+    """``text`` if its parentheses and text literals are balanced (a ``'`` inside text is written ``''``),
+    so that it cannot close the parenthesis it is wrapped in when joined with other clauses."""
+    opened: list[int] = []
+    quote: int | None = None  # where the text literal being read started
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote is not None:
+            if char == "'" and text[index + 1 : index + 2] == "'":
+                index += 1  # a doubled quote: a quote inside the text
+            elif char == "'":
+                quote = None
+        elif char == "'":
+            quote = index
+        elif char == "(":
+            opened.append(index)
+        elif char == ")" and not opened:
+            raise BusinessCentralQueryError(
+                "filter", f"')' at position {index} closes a parenthesis that was never opened: {text!r}"
+            )
+        elif char == ")":
+            opened.pop()
+        index += 1
+    if quote is not None:
+        raise BusinessCentralQueryError(
+            "filter", f"the text at position {quote} is never closed (a quote inside text is written ''): {text!r}"
+        )
+    if opened:
+        raise BusinessCentralQueryError("filter", f"'(' at position {opened[-1]} is never closed: {text!r}")
+    return text
+
+
 def all_of(clauses: Iterable[str]) -> str:
-    """Join filter expressions with ``and`` (each parenthesised when there are several)."""
-    parts = [c for c in clauses if c]
+    """Join filter expressions with ``and``, each checked (:func:`check_filter`) and parenthesised when
+    there are several."""
+    parts = [check_filter(c) for c in clauses if c]
     return parts[0] if len(parts) == 1 else " and ".join(f"({c})" for c in parts)
 
 
