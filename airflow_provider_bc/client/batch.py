@@ -31,7 +31,7 @@ from airflow_provider_bc.client.errors import (
 )
 from airflow_provider_bc.client.exchange import Answer, Exchange
 from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.odata import clause
+from airflow_provider_bc.client.odata import clause, format_literal
 from airflow_provider_bc.client.paging import PageCursor
 from airflow_provider_bc.client.queries import Query, collection_query, found_entities, lookup_query
 from airflow_provider_bc.client.retry import Attempts, Retrying
@@ -241,6 +241,23 @@ class EntitiesById(BatchRead[dict[str, dict[str, Any] | None]]):
         return {given: next(iter(found[entity_id]), None) for given, entity_id in self._keys.items()}
 
 
+def distinct_filters(field: str, values: Iterable[Hashable]) -> dict[Hashable, str]:
+    """``field eq <literal>`` for each distinct value. Values one key to Python but different literals to
+    OData (``1`` and ``True``, ``2`` and ``2.0``) are refused, naming the later one: their matches could not
+    be told apart in the answer, keyed by value."""
+    filters: dict[Hashable, str] = {}
+    for index, value in enumerate(listed(values, "values")):
+        where = clause(field, "eq", value)
+        if filters.setdefault(value, where) != where:
+            earlier = next(key for key in filters if key == value)
+            raise BusinessCentralQueryError(
+                f"values[{index}]",
+                f"{value!r} ({format_literal(value)} in OData) is the same key as the earlier {earlier!r} "
+                f"({format_literal(earlier)} in OData): their matches could not be told apart; give one of them",
+            )
+    return filters
+
+
 class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
     """The entities whose ``field`` equals each value (``field eq <literal>``: v2.0 has no ``in``)."""
 
@@ -254,9 +271,8 @@ class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
         **options: Unpack[BatchOptions],
     ) -> None:
         check_options(options)
-        filters = {value: clause(field, "eq", value) for value in listed(values, "values")}
         self._operations: dict[Hashable, Operation] = {}
-        for value, where in filters.items():
+        for value, where in distinct_filters(field, values).items():
             query = collection_query(
                 urls, entity_set, options.get("company_id"), filter=where, select=options.get("select")
             )
