@@ -3,7 +3,8 @@
 Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
 ``connection-env``, ``hook``, ``batch``, ``batch-tasks``, ``tasks``, ``emulator``, ``walkthrough`` (the
 example DAGs in a fresh Airflow home against the emulator, as a user runs them), ``pool`` (after the
-walkthrough, in its home), ``pytest-plugin``.
+walkthrough, in its home), ``pytest-plugin``; ``consumer`` (reading an extraction's runs) runs in
+``tests/extraction/test_late_commits.py``, against runs with late commits and repeats.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ SCENARIOS = {
     "walkthrough",
     "pool",
     "pytest-plugin",
+    "consumer",
 }
 VENV = Path(sys.executable).parent.parent  # the venv running the tests: the README's .venv
 

@@ -1,0 +1,179 @@
+"""Incremental runs against entry numbers handed out as Business Central's SQL sequences do: a long
+posting takes number N, shorter ones (after gaps) commit first, N becomes visible later stamped
+earlier than they are. Every entry is delivered, each version once, across runs that overtake
+each other; the manifest's settled mark never passes a number a posting still holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.extraction.cursors import CursorOptions
+from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
+from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.extraction.ledger import clients_for, current_entries, ndjson_rows
+from tests.extraction.test_extraction_runs import DropAfter
+from tests.readme_blocks import blocks
+
+Clock = Callable[[], dt.datetime]
+#: Business Central's posting of the long transaction, as the worker's clock sees the runs
+MINUTES = dt.timedelta(minutes=1)
+
+
+def clock(offset: dt.timedelta = dt.timedelta(0)) -> Clock:
+    """The worker's clock, ``offset`` ahead (a run planned that much later, for the same stamps)."""
+    return lambda: dt.datetime.now(dt.timezone.utc) + offset
+
+
+class Lake:
+    """Runs of one extraction into ``root`` and what a consumer following the README reads of them."""
+
+    def __init__(self, emulator: EmulatorHandle, root: Path, kind: str, **spec: Any) -> None:
+        self.emulator, self.root, self.kind, self.spec = emulator, root, kind, spec
+        self.manifests: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+
+    def run(self, name: str, now: Clock = clock(), **cursor: Any) -> dict[str, Any]:
+        spec = ExtractionSpec(
+            entity_set="itemLedgerEntries",
+            company_id=self.emulator.default_company_id,
+            run_name=name,
+            cursor=CursorOptions(kind=self.kind, **cursor),  # type: ignore[arg-type]
+            **self.spec,
+        )
+        extraction = Extraction(spec, ObjectStoragePath(self.root.as_uri()), clients_for(self.emulator), now=now)
+        manifest = extraction.run()
+        self.manifests.append(manifest)
+        self.rows.extend(ndjson_rows(Path(str(extraction.folder).removeprefix("file://")), manifest))
+        return manifest
+
+    def versions(self) -> Counter[tuple[str, str]]:
+        """How often each (id, lastModifiedDateTime) was delivered over all runs."""
+        return Counter((row["id"], row["lastModifiedDateTime"]) for row in self.rows)
+
+    def newest(self) -> dict[str, dict[str, Any]]:
+        """The consumer's view: the newest delivered version of each id."""
+        view: dict[str, dict[str, Any]] = {}
+        for row in self.rows:
+            kept = view.get(row["id"])
+            if kept is None or row["lastModifiedDateTime"] >= kept["lastModifiedDateTime"]:
+                view[row["id"]] = row
+        return view
+
+
+@pytest.mark.parametrize("kind", ["entry_number", "last_modified"])
+def test_a_long_posting_committed_after_shorter_ones_is_delivered_once(
+    emulator: EmulatorHandle, tmp_path: Path, kind: str
+) -> None:
+    lake = Lake(emulator, tmp_path, kind, page_size=1_000)
+    lake.run("first")
+    (long,) = emulator.reserve_entries(fields={"description": "long posting"})
+    gap = emulator.skip_entry_numbers(2)
+    short = [emulator.insert_entry(description=f"short {i}") for i in range(3)]
+    assert [e["entryNumber"] for e in short] == [long["entryNumber"] + 3 + i for i in range(3)]
+    assert list(gap) == [long["entryNumber"] + 1, long["entryNumber"] + 2]
+
+    # six minutes into the long posting: longer than the 5 minutes of overlap this provider had
+    second = lake.run("second", now=clock(6 * MINUTES))
+    assert {e["id"] for e in short} <= {row["id"] for row in lake.rows}
+    if kind == "entry_number":
+        assert second["cursor"]["settled"] < long["entryNumber"], "settled past a number a posting holds"
+        assert second["cursor"]["open"]["through"] == short[-1]["entryNumber"]
+
+    committed = emulator.commit_entries([long["id"]])
+    assert committed[0]["lastModifiedDateTime"] < short[0]["lastModifiedDateTime"]  # stamped at its insert
+    lake.run("third", now=clock(7 * MINUTES))
+
+    assert long["id"] in {row["id"] for row in lake.rows}, "the long posting's entry is in no manifest"
+    assert max(lake.versions().values()) == 1, "a version was delivered twice"
+    assert lake.newest() == current_entries(emulator)
+
+    # once the commit lag has passed, the mark settles above everything, gaps included
+    settled = lake.run("fourth", now=clock(20 * MINUTES))
+    if kind == "entry_number":
+        assert settled["cursor"]["settled"] == short[-1]["entryNumber"] and settled["cursor"]["open_rows"] == []
+    assert settled["rows"] == 0 and max(lake.versions().values()) == 1
+
+
+def test_a_rolled_back_posting_leaves_a_gap_the_settled_mark_passes_once_old_enough(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    lake = Lake(emulator, tmp_path, "entry_number", page_size=1_000)
+    lake.run("first")
+    (doomed,) = emulator.reserve_entries()
+    after = emulator.insert_entry(description="after the rolled-back one")
+    held = lake.run("second")
+    assert held["cursor"]["settled"] < doomed["entryNumber"]
+    emulator.rollback_entries([doomed["id"]])
+    moved = lake.run("third", now=clock(20 * MINUTES))
+    assert moved["cursor"]["settled"] == after["entryNumber"] and moved["rows"] == 0
+    assert doomed["id"] not in {row["id"] for row in lake.rows} and lake.newest() == current_entries(emulator)
+
+
+def test_a_resumed_run_that_another_run_overtook_plans_again_from_the_newer_one(
+    emulator: EmulatorHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="airflow_provider_bc.extraction")
+    lake = Lake(emulator, tmp_path, "entry_number", page_size=300, rows_per_file=300, max_streams=1)
+    lake.run("base", start=2_000, now=clock(20 * MINUTES))
+    appended = [emulator.insert_entry(description=f"appended {i}") for i in range(700)]
+
+    spec = ExtractionSpec(
+        entity_set="itemLedgerEntries",
+        company_id=emulator.default_company_id,
+        run_name="killed",
+        cursor=CursorOptions(kind="entry_number"),
+        page_size=300,
+        rows_per_file=300,
+        max_streams=1,
+    )
+    destination = ObjectStoragePath(tmp_path.as_uri())
+    with pytest.raises(BusinessCentralError):
+        Extraction(spec, destination, DropAfter(emulator, pages=2)).run()
+    emulator.reset()
+    overtaking = lake.run("overtaking", now=clock(20 * MINUTES))
+    assert overtaking["rows"] >= len(appended)
+
+    resumed = Extraction(spec, destination, clients_for(emulator)).run()
+    assert resumed["based_on"] == "overtaking" and resumed["rows"] == 0, "rows the later run committed, again"
+    assert "planning again from it" in caplog.text
+    assert not [p for p in (tmp_path / "itemLedgerEntries").rglob("killed/part-*")]
+
+    latest = emulator.insert_entry(description="after all of them")
+    following = lake.run("following")
+    assert following["based_on"] in {"overtaking", "killed"}
+    assert following["cursor"]["from"] == max(overtaking["cursor"]["settled"], resumed["cursor"]["settled"])
+    assert [row["id"] for row in lake.rows].count(latest["id"]) == 1
+    assert max(lake.versions().values()) == 1
+
+
+def test_the_readme_consumer_reads_every_entry_once_in_its_newest_version(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    namespace: dict[str, Any] = {}
+    exec(blocks("consumer")[0], namespace)
+    lake = Lake(emulator, tmp_path, "entry_number", page_size=1_000)
+    first = lake.run("first")
+    (long,) = emulator.reserve_entries()
+    short = emulator.insert_entry(description="committed first")
+    plain = emulator.insert_entry(description="delivered by the second run, unchanged since")
+    lake.run("second")
+    emulator.commit_entries([long["id"]])
+    changed = emulator.modify_entry(None, short["id"], description="changed after delivery")
+    lake.run("third", start=first["cursor"]["settled"])  # an explicit start: repeats what the open range held
+    assert lake.versions()[(plain["id"], plain["lastModifiedDateTime"])] == 2, "the repeat the consumer drops"
+
+    company = tmp_path / "itemLedgerEntries" / f"company={emulator.default_company_id}"
+    read = namespace["read_series"](company, first["series"])
+    current = current_entries(emulator)
+    assert {i: row["lastModifiedDateTime"] for i, row in read.items()} == {
+        i: row["lastModifiedDateTime"] for i, row in current.items()
+    }
+    assert read[short["id"]]["description"] == changed["description"] and long["id"] in read
