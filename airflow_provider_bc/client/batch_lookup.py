@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.batch import BatchOptions
+from airflow_provider_bc.client.batch import BatchOptions, shortlist
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.client.odata import check_field, select_fields
 from airflow_provider_bc.client.urls import check_entity_set, check_guid
@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 #: an entity id (text) or a value of the matched field
 Key = str | int
-#: how many missing ids or values a progress report names (the others are counted)
-LISTED: Final = 20
 _NATIVE = "render_template_as_native_obj=True on the DAG, or pass an XComArg such as task.output"
 
 
@@ -149,12 +147,6 @@ def check_min_found(min_found: object, count: int) -> int:
     return min_found
 
 
-def listed(keys: list[Key], limit: int = LISTED) -> str:
-    """The first ``limit`` of ``keys``, comma-separated, and how many more there are."""
-    text = ", ".join(str(key) for key in keys[:limit])
-    return text if len(keys) <= limit else f"{text} and {len(keys) - limit} more"
-
-
 class Progress:
     """A wait for the keys of a :class:`BatchLookup`: what was found so far (kept: only the missing
     keys are asked again) and whether that is enough (all keys, or ``min_found`` of them)."""
@@ -182,10 +174,11 @@ class Progress:
         return {key: self.found[key] for key in self.lookup.keys if key in self.found}
 
     def report(self) -> str:
-        """E.g. ``itemLedgerEntries by id: 1 of 3 found; missing 2: <id>, <id>`` (at most :data:`LISTED` named)."""
+        """E.g. ``itemLedgerEntries by id: 1 of 3 found; missing 2: <id>, <id>`` (at most
+        :data:`~.batch.SHORTLIST` named)."""
         total = len(self.lookup.keys)
         text = f"{self.lookup.describe()}: {len(self.found)} of {total} found"
         if self.needed < total:
             text += f" ({self.needed} needed)"
         missing = self.missing()
-        return f"{text}; missing {len(missing)}: {listed(missing)}" if missing else text
+        return f"{text}; missing {len(missing)}: {shortlist(missing)}" if missing else text

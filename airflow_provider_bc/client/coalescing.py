@@ -25,7 +25,6 @@ from airflow_provider_bc.client.batch import MAX_OPERATIONS, BatchRead, Operatio
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.exchange import Answer
 from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.queries import lookup_query
 from airflow_provider_bc.client.retry import Retrying
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.urls import ApiUrls
@@ -48,7 +47,7 @@ class _Check(Operation):
 
     error: BusinessCentralError | None = None
 
-    def read(self, answer: Answer | None) -> Retrying | None:
+    def read(self, answer: Answer | str) -> Retrying | None:
         try:
             return super().read(answer)
         except BusinessCentralError as error:
@@ -61,7 +60,7 @@ class ChecksById(BatchRead[dict[Lookup, Outcome]]):
 
     def __init__(self, settings: ClientSettings, urls: ApiUrls, deadlines: Mapping[Lookup, float | None]) -> None:
         self._checks = {
-            lookup: _Check(settings, str(index), lookup_query(urls, lookup), deadline=deadline)
+            lookup: _Check.by_id(settings, str(index), urls, lookup, deadline=deadline)
             for index, (lookup, deadline) in enumerate(deadlines.items())
         }
         super().__init__(urls, list(self._checks.values()), MAX_OPERATIONS, "entities by id")
