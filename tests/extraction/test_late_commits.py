@@ -23,7 +23,6 @@ from tests.extraction.test_extraction_runs import DropAfter
 from tests.readme_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
-#: Business Central's posting of the long transaction, as the worker's clock sees the runs
 MINUTES = dt.timedelta(minutes=1)
 
 
@@ -40,7 +39,7 @@ class Lake:
         self.manifests: list[dict[str, Any]] = []
         self.rows: list[dict[str, Any]] = []
 
-    def run(self, name: str, now: Clock = clock(), **cursor: Any) -> dict[str, Any]:
+    def run(self, name: str, now: Clock | None = None, **cursor: Any) -> dict[str, Any]:
         spec = ExtractionSpec(
             entity_set="itemLedgerEntries",
             company_id=self.emulator.default_company_id,
@@ -48,7 +47,8 @@ class Lake:
             cursor=CursorOptions(kind=self.kind, **cursor),  # type: ignore[arg-type]
             **self.spec,
         )
-        extraction = Extraction(spec, ObjectStoragePath(self.root.as_uri()), clients_for(self.emulator), now=now)
+        destination = ObjectStoragePath(self.root.as_uri())
+        extraction = Extraction(spec, destination, clients_for(self.emulator), now=now or clock())
         manifest = extraction.run()
         self.manifests.append(manifest)
         self.rows.extend(ndjson_rows(Path(str(extraction.folder).removeprefix("file://")), manifest))
