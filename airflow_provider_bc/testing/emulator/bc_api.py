@@ -7,6 +7,7 @@ import json
 from urllib.parse import parse_qsl, unquote
 
 from .asgi import Reply, Request
+from .environments import Environments
 from .errors import ApiError
 from .metadata import XML_TYPE, edmx
 from .odata_filter import ODataError, SqlCondition
@@ -61,35 +62,35 @@ def _page_size(prefer: str | None) -> tuple[int, bool]:
 
 
 class BusinessCentralApi:
-    """Answers GET requests on companies and item ledger entries from the store, and ``$metadata``."""
+    """Answers GET requests on companies and item ledger entries from each environment's data, and ``$metadata``."""
 
-    def __init__(self, store: Store, base_url: str, environments: tuple[str, ...]) -> None:
-        self.store = store
-        self.base_url = base_url
+    def __init__(self, environments: Environments, base_url: str) -> None:
         self.environments = environments
+        self.base_url = base_url
         self.metadata = edmx(COMPANIES, COMPANY_SCOPED)
 
     def answer(self, route: Route, request: Request) -> Reply:
         """The reply for an authenticated, admitted request on a BC API route."""
         if request.method != "GET":
             raise ApiError(405, "BadRequest_MethodNotAllowed", f"The '{request.method}' method is not allowed.")
-        if route.environment not in self.environments:
+        if route.environment not in self.environments.names:
             raise ApiError(404, "BadRequest_ResourceNotFound", f"The environment '{route.environment}' does not exist.")
         params = _query_params(request.query_string)
         try:
             if route.name == METADATA:
                 return Reply(200, self.metadata, {"Content-Type": XML_TYPE})
+            store = self.environments.get(route.environment).store
             if route.name.startswith("companies"):  # the collection or its /$count
-                return self._collection(request, route, COMPANIES, _EVERYTHING, "companies", params)
+                return self._collection(store, request, route, COMPANIES, _EVERYTHING, "companies", params)
             if route.name == "company":
                 key = _guid(route.company_key or "")
                 scope = SqlCondition("id = ?", (key,), frozenset())
-                return self._entity(route, COMPANIES, scope, "companies", params, _company_not_found(key))
-            company = self._company_of(route, params)
+                return self._entity(store, route, COMPANIES, scope, "companies", params, _company_not_found(key))
+            company = self._company_of(store, route, params)
             context = f"companies({company.id})/itemLedgerEntries"
             scope = SqlCondition("company_id = ?", (company.id,), frozenset())
             if route.key is None:
-                return self._collection(request, route, ITEM_LEDGER_ENTRIES, scope, context, params)
+                return self._collection(store, request, route, ITEM_LEDGER_ENTRIES, scope, context, params)
             key = _guid(route.key)
             scope = SqlCondition("company_id = ? AND id = ?", (company.id, key), frozenset())
             missing = ApiError(
@@ -97,20 +98,21 @@ class BusinessCentralApi:
                 "Internal_RecordNotFound",
                 f"The Item Ledger Entry does not exist. Identification fields and values: Id='{key}'",
             )
-            return self._entity(route, ITEM_LEDGER_ENTRIES, scope, context, params, missing)
+            return self._entity(store, route, ITEM_LEDGER_ENTRIES, scope, context, params, missing)
         except ODataError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
 
-    def _company(self, key: str) -> Company:
-        company = self.store.company(key)
+    @staticmethod
+    def _company(store: Store, key: str) -> Company:
+        company = store.company(key)
         if company is None:
             raise _company_not_found(key)
         return company
 
-    def _company_of(self, route: Route, params: dict[str, str]) -> Company:
+    def _company_of(self, store: Store, route: Route, params: dict[str, str]) -> Company:
         """The company of an item ledger entries request: from ``companies(id)/`` or ``?company=``."""
         if route.company_key is not None:
-            return self._company(_guid(route.company_key))
+            return self._company(store, _guid(route.company_key))
         if "company" not in params:
             raise ApiError(
                 404,
@@ -119,7 +121,7 @@ class BusinessCentralApi:
                 'in the form of "company=[name or id]", or use companies({id}) in the URL.',
             )
         key = params["company"]
-        return self._company(key.lower() if GUID.fullmatch(key) else key)
+        return self._company(store, key.lower() if GUID.fullmatch(key) else key)
 
     def _context(self, route: Route, context: str, options: QueryOptions, suffix: str = "") -> bytes:
         if options.select is not None:
@@ -128,6 +130,7 @@ class BusinessCentralApi:
 
     def _collection(
         self,
+        store: Store,
         request: Request,
         route: Route,
         entity_set: EntitySet,
@@ -136,16 +139,16 @@ class BusinessCentralApi:
         params: dict[str, str],
     ) -> Reply:
         if route.name.endswith(COUNT_SUFFIX):
-            count = self._count(entity_set, scope, parse_options(entity_set, params, COUNT_OPTIONS))
+            count = self._count(store, entity_set, scope, parse_options(entity_set, params, COUNT_OPTIONS))
             return Reply(200, str(count).encode(), {"Content-Type": TEXT_TYPE})
         options = parse_options(entity_set, params, COLLECTION_OPTIONS)
         page_size, honoured = _page_size(request.headers.get("prefer"))
         limit = page_size + 1 if options.top is None else min(options.top, page_size)
         query = page_query(entity_set, options, scope, limit)
-        rows = self.store.fetch(query.sql, query.params)
+        rows = store.fetch(query.sql, query.params)
         parts = [b'{"@odata.context":', self._context(route, context, options)]
         if options.count:  # all the rows that match, on every page
-            parts.append(b',"@odata.count":%d' % self._count(entity_set, scope, options))
+            parts.append(b',"@odata.count":%d' % self._count(store, entity_set, scope, options))
         parts.append(b',"value":[')
         parts.append(b",".join(row[0] for row in rows[:page_size]))
         parts.append(b"]")
@@ -156,13 +159,15 @@ class BusinessCentralApi:
         headers = {"Preference-Applied": f"odata.maxpagesize={page_size}"} if honoured else {}
         return Reply(200, b"".join(parts), headers)
 
-    def _count(self, entity_set: EntitySet, scope: SqlCondition, options: QueryOptions) -> int:
+    @staticmethod
+    def _count(store: Store, entity_set: EntitySet, scope: SqlCondition, options: QueryOptions) -> int:
         query = count_query(entity_set, options, scope)
-        ((count,),) = self.store.fetch(query.sql, query.params)
+        ((count,),) = store.fetch(query.sql, query.params)
         return int(count)
 
     def _entity(
         self,
+        store: Store,
         route: Route,
         entity_set: EntitySet,
         scope: SqlCondition,
@@ -172,7 +177,7 @@ class BusinessCentralApi:
     ) -> Reply:
         options = parse_options(entity_set, params, ENTITY_OPTIONS)
         query = page_query(entity_set, options, scope, 1)
-        rows = self.store.fetch(query.sql, query.params)
+        rows = store.fetch(query.sql, query.params)
         if not rows:
             raise missing
         context_json = self._context(route, context, options, "/$entity")

@@ -1,7 +1,7 @@
 """The control API under ``/_emulator/``: info, stats, reset, config, faults, clients, revoke, entries.
 
 It needs no authentication and is left out of counters, limits and faults. Bodies are JSON objects;
-an answer is JSON (400 for invalid input, 404 for an unknown company, entry or endpoint).
+an answer is JSON (400 for invalid input, 404 for an unknown environment, company, entry or endpoint).
 
 * ``GET info``, ``GET stats``, ``GET config``, ``GET tokens``; ``POST reset`` (no body).
 * ``POST config``: settings to change, e.g. ``{"latency": 0.1, "bandwidth": 2000000}``; answers them all.
@@ -16,16 +16,32 @@ an answer is JSON (400 for invalid input, 404 for an unknown company, entry or e
   identity to the host (none:
   enables the system-assigned one); answers its ``client_id`` and the ``identity_header``. The
   identity endpoints themselves are under ``identity/`` (:mod:`.managed_identity`).
-* ``POST entries``: ``{"company_id"?, "fields": {...}}`` appends an item ledger entry (the next
-  entryNumber, now as lastModifiedDateTime, generated values for the fields not given).
-* ``POST entries/modify``: ``{"company_id"?, "entry_id", "fields": {...}}`` changes stored fields (not
-  ``id``, ``entryNumber``, ``lastModifiedDateTime`` or the FlowFields): a new lastModifiedDateTime
-  (now) and ETag, as BC's SystemModifiedAt.
-* ``POST entries/cost_adjustment``: ``{"company_id"?, "entry_id", "amount"}`` adds ``amount`` to the
-  FlowField ``costAmountActual``; lastModifiedDateTime and ETag stay as they were, as in BC.
+* ``POST entries``: ``{"company_id"?, "environment"?, "fields": {...}}`` appends an item ledger entry
+  (the next number of the company's sequence, now as lastModifiedDateTime, generated values for the
+  fields not given), visible at once.
+* ``POST entries/modify``: ``{"company_id"?, "environment"?, "entry_id", "fields": {...}}`` changes
+  stored fields (not ``id``, ``entryNumber``, ``lastModifiedDateTime`` or the FlowFields): a new
+  lastModifiedDateTime (now) and ETag, as BC's SystemModifiedAt.
+* ``POST entries/cost_adjustment``: ``{"company_id"?, "environment"?, "entry_id", "amount"}`` adds
+  ``amount`` to the FlowField ``costAmountActual``; lastModifiedDateTime and ETag stay as they were, as in BC.
 
-The three ``entries`` calls answer the entry as the API then sends it; ``company_id`` defaults to
-CRONUS USA, Inc.; a decimal (a field or ``amount``) may be a JSON number or its text (kept exactly).
+Number sequences, as BC numbers item ledger entries (a number is taken at the insert, not at the
+commit: gaps are normal, and entry N can become visible after N+1 with an earlier lastModifiedDateTime):
+
+* ``POST entries/reserve``: ``{"company_id"?, "environment"?, "count"? (1), "fields"? {...}}`` inserts
+  ``count`` entries in a transaction left open: each gets its id, the next number and now as
+  lastModifiedDateTime, and no API read sees it (collections, ``$count``, by id, ``$batch``).
+* ``POST entries/commit``: ``{"company_id"?, "environment"?, "entry_ids": [...]}`` makes reserved entries
+  visible exactly as reserved (number, lastModifiedDateTime, ETag).
+* ``POST entries/rollback``: the same body; drops reserved entries, their numbers staying used (gaps).
+* ``POST entries/skip``: ``{"company_id"?, "environment"?, "count"}`` uses up ``count`` numbers without an
+  entry; answers ``{"entry_numbers": [first, last]}``.
+
+Reserve, commit and rollback answer ``{"entries": [...]}``, insert, modify and cost adjustment the
+entry, each as the API sends it (or will). ``company_id`` defaults to CRONUS USA, Inc.; ``environment`` to the default
+one (production; each environment has data of its own, see :mod:`.environments`); a decimal (a field
+or ``amount``) may be a JSON number or its text (kept exactly). Changes and used numbers survive a
+restart (:mod:`.persistence`); reserved entries do not (a restart rolls them back).
 """
 
 from __future__ import annotations
@@ -36,6 +52,7 @@ from decimal import Decimal
 from typing import Any
 
 from .asgi import JSON_TYPE, Reply, Request, json_reply
+from .environments import Environment
 from .faults import Fault
 from .managed_identity import IDENTITY_PREFIX, managed_identity_reply
 from .routes import CONTROL_PREFIX
@@ -111,11 +128,16 @@ def _add_user(state: EmulatorState, body: dict[str, Any]) -> Any:
     return {"user": user, "access_key": access_key}
 
 
-def _company_id(state: EmulatorState, body: dict[str, Any]) -> str:
+def _target(state: EmulatorState, body: dict[str, Any]) -> tuple[Environment, str]:
+    """The environment (default: production) and the company (default: CRONUS USA, Inc.) of an entries call."""
+    name = body.get("environment") or state.environments.default
+    if not isinstance(name, str):
+        raise ValueError(f"environment must be the name of an environment, not {name!r}")
+    environment = state.environments.get(name)
     company_id = str(body.get("company_id") or DEFAULT_COMPANY_ID).lower()
-    if state.store.company(company_id) is None:
-        raise LookupError(f"no company with id {company_id}")
-    return company_id
+    if environment.store.company(company_id) is None:
+        raise LookupError(f"no company with id {company_id} in environment {name!r}")
+    return environment, company_id
 
 
 def _entry_id(body: dict[str, Any]) -> str:
@@ -125,6 +147,27 @@ def _entry_id(body: dict[str, Any]) -> str:
     return entry_id
 
 
+def _entry_ids(body: dict[str, Any]) -> list[str]:
+    entry_ids = body.get("entry_ids")
+    if not isinstance(entry_ids, list) or not entry_ids or not all(isinstance(i, str) for i in entry_ids):
+        raise ValueError(f"entry_ids must be a non-empty list of item ledger entry ids, not {entry_ids!r}")
+    return entry_ids
+
+
+def _count(body: dict[str, Any], default: int | None = None) -> int:
+    count = body.get("count", default)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a whole number of at least 1, not {count!r}")
+    return count
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise ValueError(f"fields must be a JSON object of field values, not {fields!r}")
+    return fields
+
+
 def _amount(body: dict[str, Any]) -> Decimal:
     amount = body.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int | float | str):
@@ -132,28 +175,65 @@ def _amount(body: dict[str, Any]) -> Decimal:
     return Decimal(decimal_text(amount))
 
 
-def _changed(state: EmulatorState, company_id: str, entity: bytes) -> Reply:
+def _changed(environment: Environment, company_id: str, entity: bytes) -> Reply:
     """Keep a changed entry for a restart and answer it (its JSON text as the API sends it)."""
-    if state.journal is not None:
-        state.journal.record(company_id, entity)
+    environment.journal.record(company_id, entity)
     return Reply(200, entity, {"Content-Type": JSON_TYPE})
 
 
+def _numbers_taken(environment: Environment, company_id: str) -> None:
+    """Keep how far the company's entry numbers went for a restart (which never hands one out twice)."""
+    environment.journal.record_next_entry_number(company_id, environment.store.next_entry_number(company_id))
+
+
+def _entries_reply(entities: list[bytes]) -> Reply:
+    """``{"entries": [...]}``, each entry's JSON text as the API sends it."""
+    return Reply(200, b'{"entries":[' + b",".join(entities) + b"]}", {"Content-Type": JSON_TYPE})
+
+
 def _insert_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
-    company_id = _company_id(state, body)
-    return _changed(state, company_id, state.store.insert_entry(company_id, dict(body.get("fields") or {})))
+    environment, company_id = _target(state, body)
+    return _changed(environment, company_id, environment.store.insert_entry(company_id, _fields(body)))
 
 
 def _modify_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
-    company_id, fields = _company_id(state, body), dict(body.get("fields") or {})
+    (environment, company_id), fields = _target(state, body), _fields(body)
     if not fields:
         raise ValueError("fields must name at least one field to change")
-    return _changed(state, company_id, state.store.modify_entry(company_id, _entry_id(body), fields))
+    return _changed(environment, company_id, environment.store.modify_entry(company_id, _entry_id(body), fields))
 
 
 def _post_cost_adjustment(state: EmulatorState, body: dict[str, Any]) -> Any:
-    company_id = _company_id(state, body)
-    return _changed(state, company_id, state.store.post_cost_adjustment(company_id, _entry_id(body), _amount(body)))
+    environment, company_id = _target(state, body)
+    entity = environment.store.post_cost_adjustment(company_id, _entry_id(body), _amount(body))
+    return _changed(environment, company_id, entity)
+
+
+def _reserve_entries(state: EmulatorState, body: dict[str, Any]) -> Any:
+    environment, company_id = _target(state, body)
+    entities = environment.store.reserve_entries(company_id, _count(body, 1), _fields(body))
+    _numbers_taken(environment, company_id)
+    return _entries_reply(entities)
+
+
+def _commit_entries(state: EmulatorState, body: dict[str, Any]) -> Any:
+    environment, company_id = _target(state, body)
+    entities = environment.store.commit_entries(company_id, _entry_ids(body))
+    for entity in entities:
+        environment.journal.record(company_id, entity)
+    return _entries_reply(entities)
+
+
+def _rollback_entries(state: EmulatorState, body: dict[str, Any]) -> Any:
+    environment, company_id = _target(state, body)
+    return _entries_reply(environment.store.rollback_entries(company_id, _entry_ids(body)))
+
+
+def _skip_entry_numbers(state: EmulatorState, body: dict[str, Any]) -> Any:
+    environment, company_id = _target(state, body)
+    numbers = environment.store.skip_entry_numbers(company_id, _count(body))
+    _numbers_taken(environment, company_id)
+    return {"entry_numbers": [numbers[0], numbers[-1]]}
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
@@ -173,6 +253,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "entries"): _insert_entry,
     ("POST", "entries/modify"): _modify_entry,
     ("POST", "entries/cost_adjustment"): _post_cost_adjustment,
+    ("POST", "entries/reserve"): _reserve_entries,
+    ("POST", "entries/commit"): _commit_entries,
+    ("POST", "entries/rollback"): _rollback_entries,
+    ("POST", "entries/skip"): _skip_entry_numbers,
 }
 
 

@@ -156,10 +156,12 @@ class EmulatorHandle:
         The handle stays usable (a session-wide one too). Kept: base URL, CA bundle and server
         certificate, client applications (ids and secrets), the token-signing key (so tokens issued
         before the restart stay valid), revocations, the seeded data and the entries as changed by
-        :meth:`insert_entry`, :meth:`modify_entry` and :meth:`post_cost_adjustment` (so nextLinks from
-        before still work). Lost, as after :meth:`reset`:
-        runtime :meth:`configure` changes (back to the command-line values), pending faults, counters
-        and the request log; also the :meth:`issued_tokens` list, and connections open at the time.
+        :meth:`insert_entry`, :meth:`modify_entry`, :meth:`post_cost_adjustment` and
+        :meth:`commit_entries` in each environment (so nextLinks from before still work), and how far
+        each company's entry numbers went. Lost: entries reserved and not committed (their numbers
+        stay gaps, as after a rollback) and, as after :meth:`reset`, runtime :meth:`configure` changes
+        (back to the command-line values), pending faults, counters and the request log; also the
+        :meth:`issued_tokens` list, and connections open at the time.
         """
         self.stop_process()
         self.start_process()
@@ -213,7 +215,8 @@ class EmulatorHandle:
 
     @property
     def environment(self) -> str:
-        """The default environment name (``production``; ``sandbox`` exists too)."""
+        """The default environment name (``production``; ``sandbox`` exists too, with data of its own:
+        a copy of production's seeded data, the same companies and ids)."""
         return str(self.info["environment"])
 
     @property
@@ -246,10 +249,11 @@ class EmulatorHandle:
         """The id of entry 1 of the default company: Microsoft's documented example."""
         return str(self.info["documented_entry_id"])
 
-    def api_url(self, tenant: bool = True) -> str:
-        """``{base}/v2.0/{tenant}/{environment}/api/v2.0``, or without the tenant segment."""
+    def api_url(self, tenant: bool = True, environment: str | None = None) -> str:
+        """``{base}/v2.0/{tenant}/{environment}/api/v2.0`` (default: :attr:`environment`), or without
+        the tenant segment."""
         middle = f"{self.tenant_id}/" if tenant else ""
-        return f"{self.base_url}/v2.0/{middle}{self.environment}/api/v2.0"
+        return f"{self.base_url}/v2.0/{middle}{environment or self.environment}/api/v2.0"
 
     def airflow_connection(self, **extra_overrides: Any) -> dict[str, Any]:
         """The Airflow connection in JSON form, with ``extra`` keys replaced or added."""
@@ -418,33 +422,80 @@ class EmulatorHandle:
             "IDENTITY_HEADER": str(result["identity_header"]),
         }
 
-    def insert_entry(self, company_id: str | None = None, **fields: Any) -> dict[str, Any]:
-        """Append an item ledger entry (next entryNumber) to a company (default: CRONUS USA, Inc.).
+    def insert_entry(
+        self, company_id: str | None = None, *, environment: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Append an item ledger entry (the next number of the company's sequence, visible at once) to a
+        company (default: CRONUS USA, Inc.) of an environment (default: :attr:`environment`).
 
         Decimals may be given as :class:`~decimal.Decimal` (kept exactly). Inserted entries survive
         :meth:`restart` (kept in the state directory)."""
-        result: dict[str, Any] = self._control("POST", "entries", {"company_id": company_id, "fields": fields})
+        body = {"company_id": company_id, "environment": environment, "fields": fields}
+        result: dict[str, Any] = self._control("POST", "entries", body)
         return result
 
-    def modify_entry(self, company_id: str | None, entry_id: str, **fields: Any) -> dict[str, Any]:
+    def modify_entry(
+        self, company_id: str | None, entry_id: str, *, environment: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """Change stored fields of an item ledger entry (e.g. ``description="x"``, ``quantity=3``) as a
         modification in BC does: ``lastModifiedDateTime`` becomes now (SystemModifiedAt) and the ETag
         changes. ``company_id`` None: CRONUS USA, Inc. Returns the entry as the API now sends it;
         survives :meth:`restart`."""
-        body = {"company_id": company_id, "entry_id": entry_id, "fields": fields}
+        body = {"company_id": company_id, "environment": environment, "entry_id": entry_id, "fields": fields}
         result: dict[str, Any] = self._control("POST", "entries/modify", body)
         return result
 
     def post_cost_adjustment(
-        self, company_id: str | None, entry_id: str, amount: Decimal | int | float | str
+        self,
+        company_id: str | None,
+        entry_id: str,
+        amount: Decimal | int | float | str,
+        *,
+        environment: str | None = None,
     ) -> dict[str, Any]:
         """Add ``amount`` to an entry's ``costAmountActual``, as a cost adjustment posting a value entry:
         the FlowField changes, ``lastModifiedDateTime`` and the ETag do not (an incremental read on
         lastModifiedDateTime misses it). Returns the entry as the API now sends it; survives
         :meth:`restart`."""
-        body = {"company_id": company_id, "entry_id": entry_id, "amount": amount}
+        body = {"company_id": company_id, "environment": environment, "entry_id": entry_id, "amount": amount}
         result: dict[str, Any] = self._control("POST", "entries/cost_adjustment", body)
         return result
+
+    def reserve_entries(
+        self,
+        count: int = 1,
+        fields: dict[str, Any] | None = None,
+        company_id: str | None = None,
+        environment: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Insert ``count`` entries in a posting not yet committed: each takes the next entry number and
+        now as ``lastModifiedDateTime`` (the insert's time, as BC's SystemModifiedAt), and no API read
+        sees it until :meth:`commit_entries`. Returns them as the API will send them. A restart rolls
+        them back (:meth:`rollback_entries`)."""
+        body = {"company_id": company_id, "environment": environment, "count": count, "fields": fields or {}}
+        return list(self._control("POST", "entries/reserve", body)["entries"])
+
+    def commit_entries(
+        self, entry_ids: list[str], company_id: str | None = None, environment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Make reserved entries visible exactly as reserved (number, ``lastModifiedDateTime``, ETag),
+        e.g. after entries with higher numbers; returns them. They survive :meth:`restart`."""
+        body = {"company_id": company_id, "environment": environment, "entry_ids": entry_ids}
+        return list(self._control("POST", "entries/commit", body)["entries"])
+
+    def rollback_entries(
+        self, entry_ids: list[str], company_id: str | None = None, environment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Drop reserved entries, their numbers staying used (gaps); returns them as they were reserved."""
+        body = {"company_id": company_id, "environment": environment, "entry_ids": entry_ids}
+        return list(self._control("POST", "entries/rollback", body)["entries"])
+
+    def skip_entry_numbers(self, count: int, company_id: str | None = None, environment: str | None = None) -> range:
+        """Use up the next ``count`` entry numbers without an entry (gaps, as a rolled-back posting
+        leaves); returns them."""
+        body = {"company_id": company_id, "environment": environment, "count": count}
+        first, last = self._control("POST", "entries/skip", body)["entry_numbers"]
+        return range(first, last + 1)
 
     def token(self, client_id: str | None = None, secret: str | None = None, scope: str = BC_SCOPE) -> str:
         """An access token from the token endpoint via plain ``requests`` (not MSAL)."""

@@ -4,8 +4,10 @@
   made once and reused while both exist.
 * ``identity.json``: registered client applications (ids and secrets), the token-signing key and the
   revocations, so tokens issued before a restart stay valid (and revoked ones stay revoked).
-* ``entries.jsonl``: item ledger entries as inserted, modified or cost-adjusted through the control
-  API, stored again at start when the seed and entry count are those they were changed under.
+* ``entries-{environment}.jsonl``: an environment's item ledger entries as inserted, modified,
+  cost-adjusted or committed through the control API, and how far each company's entry number
+  sequence went, stored again (when the environment is first used) if the seed and entry count are
+  those they were changed under. Reserved entries are not kept: a restart rolls them back.
 
 Files holding secrets are written owner-only, and every file is replaced atomically.
 """
@@ -21,7 +23,7 @@ from typing import Any
 import trustme
 
 CA_FILE, SERVER_FILE = "ca.pem", "server.pem"
-IDENTITY_FILE, ENTRIES_FILE = "identity.json", "entries.jsonl"
+IDENTITY_FILE = "identity.json"
 
 
 def write_file(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -60,25 +62,32 @@ def save_identity(state_dir: Path, data: dict[str, Any]) -> None:
 
 
 class EntryJournal:
-    """The journal of changed entries: a header line (seed, entry count), then a line per change holding
-    the entry as it became (inserted, modified or cost-adjusted)."""
+    """An environment's journal of changes: a header line (seed, entry count), then a line per change,
+    either an entry as it became or a company's next entry number once numbers were taken without one."""
 
-    def __init__(self, state_dir: Path, seed: int, entries: int) -> None:
-        self.path = state_dir / ENTRIES_FILE
+    def __init__(self, state_dir: Path, environment: str, seed: int, entries: int) -> None:
+        self.path = state_dir / f"entries-{environment}.jsonl"
         self.header = {"seed": seed, "entries": entries}
 
-    def replay(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(company id, entity)`` of each change made under the same seed and entry count, in order
-        (decimals as :class:`~decimal.Decimal`, exactly as they were). A journal of other data is discarded.
-        """
+    def replay(self) -> list[tuple[str, dict[str, Any] | int]]:
+        """``(company id, entity or next entry number)`` of each change made under the same seed and entry
+        count, in order (decimals as :class:`~decimal.Decimal`, exactly as they were). A journal of other
+        data is discarded."""
         lines = self.path.read_bytes().splitlines() if self.path.is_file() else []
         if not lines or json.loads(lines[0]) != self.header:
             write_file(self.path, json.dumps(self.header).encode() + b"\n", 0o644)
             return []
         records = [json.loads(line, parse_float=Decimal) for line in lines[1:] if line.strip()]
-        return [(str(record["company_id"]), dict(record["entity"])) for record in records]
+        return [(str(record["company_id"]), record.get("entity") or int(record["next"])) for record in records]
 
     def record(self, company_id: str, entity: bytes) -> None:
         """Append one changed entry: its JSON text as the API sends it."""
+        self._append(b'{"company_id":' + json.dumps(company_id).encode() + b',"entity":' + entity + b"}\n")
+
+    def record_next_entry_number(self, company_id: str, number: int) -> None:
+        """Append the number the company's sequence hands out next."""
+        self._append(json.dumps({"company_id": company_id, "next": number}).encode() + b"\n")
+
+    def _append(self, line: bytes) -> None:
         with self.path.open("ab") as journal:
-            journal.write(b'{"company_id":' + json.dumps(company_id).encode() + b',"entity":' + entity + b"}\n")
+            journal.write(line)

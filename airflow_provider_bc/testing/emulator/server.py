@@ -26,6 +26,7 @@ from . import seed
 from .app import EmulatorApp
 from .bc_api import BusinessCentralApi
 from .entra import Directory
+from .environments import Environments
 from .faults import FaultScript
 from .limits import Admission
 from .persistence import EntryJournal, certificates, load_identity, save_identity
@@ -105,14 +106,6 @@ def banner(info: dict[str, Any]) -> str:
     )
 
 
-def _store(options: ServerOptions, journal: EntryJournal) -> Store:
-    """The seeded data, with the entries changed under the same seed and size before a restart."""
-    store = Store(options.seed, options.entries)
-    for company_id, entity in journal.replay():
-        store.restore_entry(company_id, entity)
-    return store
-
-
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
@@ -149,19 +142,22 @@ def _run_in(state_dir: Path, options: ServerOptions, config: RuntimeConfig) -> N
         directory.restore(identity)
     info = describe(options, base_url, ca_bundle, directory.register_once(seed.DEFAULT_CLIENT_ID))
     save_identity(state_dir, directory.snapshot())
-    journal = EntryJournal(state_dir, options.seed, options.entries)
+    environments = Environments(
+        seed.ENVIRONMENTS,
+        Store.seeded(options.seed, options.entries),
+        lambda name: EntryJournal(state_dir, name, options.seed, options.entries),
+    )
     state = EmulatorState(
         info=info,
         defaults=copy.copy(config),
         config=config,
-        store=_store(options, journal),
+        environments=environments,
         directory=directory,
         admission=Admission(config),
         faults=FaultScript(),
         stats=Stats(),
-        journal=journal,
     )
-    app = EmulatorApp(state, BusinessCentralApi(state.store, base_url, seed.ENVIRONMENTS))
+    app = EmulatorApp(state, BusinessCentralApi(environments, base_url))
     server = uvicorn.Server(
         uvicorn.Config(
             app,

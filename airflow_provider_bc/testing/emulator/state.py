@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .entra import Directory
+from .environments import Environments
 from .faults import FaultScript
 from .limits import Admission
-from .persistence import EntryJournal
 from .settings import RuntimeConfig
 from .stats import Stats
-from .store import Store
 
 
 @dataclass
@@ -22,18 +21,17 @@ class EmulatorState:
     info: dict[str, Any]  # what the CLI prints and the ready file holds
     defaults: RuntimeConfig  # the configuration given at start, restored by reset()
     config: RuntimeConfig
-    store: Store
+    environments: Environments  # each one's data
     directory: Directory
     admission: Admission
     faults: FaultScript
     stats: Stats
-    journal: EntryJournal | None = None  # where changed entries are kept for a restart
 
     def reset(self) -> None:
         """Clear faults, counters, log and rate history; restore the start configuration; lift revocations.
 
-        Data, registered clients and issued tokens stay valid; revoked tokens are accepted again (a
-        revocation lasts until the next reset, i.e. for the test that made it).
+        Data (of every environment), registered clients and issued tokens stay valid; revoked tokens are
+        accepted again (a revocation lasts until the next reset, i.e. for the test that made it).
         """
         self.config.apply(dataclasses.asdict(self.defaults))
         self.faults.clear()
