@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
+from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.extraction.cursors import CursorOptions
+from airflow_provider_bc.extraction.cursors import CursorOptions, time_order_key
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.extraction.ledger import clients_for, current_entries, ndjson_rows
@@ -24,6 +25,11 @@ from tests.readme_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
 MINUTES = dt.timedelta(minutes=1)
+
+
+def stamp(row: dict[str, Any]) -> str:
+    """A row's ``lastModifiedDateTime`` as text that sorts as the time (BC trims fractions)."""
+    return time_order_key(row["lastModifiedDateTime"], "lastModifiedDateTime")
 
 
 def clock(offset: dt.timedelta = dt.timedelta(0)) -> Clock:
@@ -39,7 +45,13 @@ class Lake:
         self.manifests: list[dict[str, Any]] = []
         self.rows: list[dict[str, Any]] = []
 
-    def run(self, name: str, now: Clock | None = None, **cursor: Any) -> dict[str, Any]:
+    def run(
+        self,
+        name: str,
+        now: Clock | None = None,
+        clients: Callable[[], BusinessCentralClient] | None = None,
+        **cursor: Any,
+    ) -> dict[str, Any]:
         spec = ExtractionSpec(
             entity_set="itemLedgerEntries",
             company_id=self.emulator.default_company_id,
@@ -48,7 +60,7 @@ class Lake:
             **self.spec,
         )
         destination = ObjectStoragePath(self.root.as_uri())
-        extraction = Extraction(spec, destination, clients_for(self.emulator), now=now or clock())
+        extraction = Extraction(spec, destination, clients or clients_for(self.emulator), now=now or clock())
         manifest = extraction.run()
         self.manifests.append(manifest)
         self.rows.extend(ndjson_rows(Path(str(extraction.folder).removeprefix("file://")), manifest))
@@ -63,7 +75,7 @@ class Lake:
         view: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             kept = view.get(row["id"])
-            if kept is None or row["lastModifiedDateTime"] >= kept["lastModifiedDateTime"]:
+            if kept is None or stamp(row) >= stamp(kept):
                 view[row["id"]] = row
         return view
 
@@ -88,7 +100,7 @@ def test_a_long_posting_committed_after_shorter_ones_is_delivered_once(
         assert second["cursor"]["open"]["through"] == short[-1]["entryNumber"]
 
     committed = emulator.commit_entries([long["id"]])
-    assert committed[0]["lastModifiedDateTime"] < short[0]["lastModifiedDateTime"]  # stamped at its insert
+    assert stamp(committed[0]) < stamp(short[0])  # stamped at its insert
     lake.run("third", now=clock(7 * MINUTES))
 
     assert long["id"] in {row["id"] for row in lake.rows}, "the long posting's entry is in no manifest"
@@ -177,3 +189,61 @@ def test_the_readme_consumer_reads_every_entry_once_in_its_newest_version(
         i: row["lastModifiedDateTime"] for i, row in current.items()
     }
     assert read[short["id"]]["description"] == changed["description"] and long["id"] in read
+
+
+class RevokeAfterPlanning:
+    """Clients of the emulator whose tokens are revoked once the run has planned (with them) and
+    starts reading pages: the streams still hold the revoked token in MSAL's cache."""
+
+    def __init__(self, emulator: EmulatorHandle) -> None:
+        self.emulator, self.revoked = emulator, False
+        self.new_client = clients_for(emulator)
+
+    def __call__(self) -> BusinessCentralClient:
+        client = self.new_client()
+        iter_pages = client.iter_pages
+
+        def revoking(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            if not self.revoked:
+                self.revoked = True
+                self.emulator.revoke_tokens()
+            yield from iter_pages(*args, **kwargs)
+
+        client.iter_pages = revoking  # type: ignore[method-assign]
+        return client
+
+
+FAULTS: dict[str, Callable[[EmulatorHandle], Callable[[], BusinessCentralClient] | None]] = {
+    "drops": lambda e: e.add_fault("drop", count=2, route="itemLedgerEntries"),
+    "429 storm with Retry-After": lambda e: e.add_fault(429, count=4, route="itemLedgerEntries", retry_after=1),
+    "503 burst": lambda e: e.add_fault(503, count=3, route="itemLedgerEntries"),
+    "token revoked mid-run": RevokeAfterPlanning,
+}
+#: what the emulator answered where the fault struck (a revoked token: 401, then a new token)
+STRUCK = {"drops": None, "429 storm with Retry-After": 429, "503 burst": 503, "token revoked mid-run": 401}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_late_commits_are_delivered_once_through_faults_in_every_run(
+    emulator: EmulatorHandle, tmp_path: Path, fault: str
+) -> None:
+    lake = Lake(emulator, tmp_path, "entry_number", page_size=500, max_streams=3)
+
+    def run(name: str, offset: dt.timedelta = dt.timedelta(0)) -> dict[str, Any]:
+        emulator.reset()
+        manifest = lake.run(name, now=clock(offset), clients=FAULTS[fault](emulator))
+        answers = [r["status"] for r in emulator.recent_requests() if r["route"] == "itemLedgerEntries"]
+        if STRUCK[fault] is not None:
+            assert STRUCK[fault] in answers, f"{fault} did not strike run {name}"
+        return manifest
+
+    run("first")
+    (long,) = emulator.reserve_entries()
+    emulator.skip_entry_numbers(2)
+    short = [emulator.insert_entry(description=f"short {i}") for i in range(3)]
+    run("second", 6 * MINUTES)
+    emulator.commit_entries([long["id"]])
+    run("third", 7 * MINUTES)
+    delivered = Counter(row["id"] for row in lake.rows)
+    assert delivered[long["id"]] == 1 and all(delivered[e["id"]] == 1 for e in short)
+    assert max(lake.versions().values()) == 1 and lake.newest() == current_entries(emulator)
