@@ -312,6 +312,7 @@ class Extraction:
                     rows = _unseen(rows, window.skip)
                 with self._lock:
                     _observe(state, read, horizon)
+                    state.rows_read += len(read)
                 if rows:
                     if writer is None:
                         name = part_name(state.index, len(state.files), spec.output_format, spec.compress)
@@ -476,6 +477,8 @@ class Extraction:
             },
             "files": files,
             "rows": sum(f["rows"] for f in files),
+            #: rows read, those delivered before in the same version (the open range read again) included
+            "rows_read": sum(s.rows_read for s in streams),
             "bytes": sum(f["bytes"] for f in files),
             "schema": plan["schema"],
             "max_entry_number": max(numbers, default=None),

@@ -94,6 +94,8 @@ class StreamState:
     files: list[WrittenFile] = field(default_factory=list)
     max_entry_number: int | None = None
     max_last_modified: str | None = None
+    #: rows read, as far as the checkpoint has recorded (those skipped as delivered before included)
+    rows_read: int = 0
     #: the highest entry number of a row stamped before the window's horizon (settled below it)
     settles: int | None = None
     #: [id, lastModifiedDateTime, entryNumber] of the rows stamped at or after the horizon

@@ -101,7 +101,7 @@ def test_a_long_posting_committed_after_shorter_ones_is_delivered_once(
 
     committed = emulator.commit_entries([long["id"]])
     assert stamp(committed[0]) < stamp(short[0])  # stamped at its insert
-    lake.run("third", now=clock(7 * MINUTES))
+    third = lake.run("third", now=clock(7 * MINUTES))
 
     assert long["id"] in {row["id"] for row in lake.rows}, "the long posting's entry is in no manifest"
     assert max(lake.versions().values()) == 1, "a version was delivered twice"
@@ -112,6 +112,7 @@ def test_a_long_posting_committed_after_shorter_ones_is_delivered_once(
     if kind == "entry_number":
         assert settled["cursor"]["settled"] == short[-1]["entryNumber"] and settled["cursor"]["open_rows"] == []
     assert settled["rows"] == 0 and max(lake.versions().values()) == 1
+    assert settled["rows_read"] >= len(third["cursor"]["open_rows"]) > 0  # the open range, read again
 
 
 def test_a_rolled_back_posting_leaves_a_gap_the_settled_mark_passes_once_old_enough(
