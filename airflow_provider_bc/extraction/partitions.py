@@ -9,6 +9,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
+from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.client.odata import all_of, clause
 from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER
 
@@ -30,7 +31,15 @@ def key_edge(
     found = client.find_entities(
         entity_set, company_id=company_id, filter=filter, select=[ENTRY_NUMBER], orderby=order, top=1
     )
-    return int(found[0][ENTRY_NUMBER]) if found else None
+    if not found:
+        return None
+    number = found[0].get(ENTRY_NUMBER) if isinstance(found[0], dict) else None
+    if type(number) is not int:
+        raise BusinessCentralBadAnswerError(
+            f"{entity_set}: the {'lowest' if direction == 'asc' else 'highest'} {ENTRY_NUMBER} was answered "
+            f"as {number!r}, not a whole number"
+        )
+    return number
 
 
 def key_span(

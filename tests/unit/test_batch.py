@@ -95,9 +95,9 @@ def test_ids_are_checked_before_anything_is_planned() -> None:
 
 def test_operations_are_sent_batch_size_at_a_time_and_those_to_retry_in_a_round_of_their_own() -> None:
     batch = by_id(IDS[:5], batch_size=2)
-    entity = {"id": "x"}
+    entity = [{"id": entity_id} for entity_id in IDS]
     assert [r["id"] for r in sent(batch)] == ["0", "1"]
-    assert batch.read({"responses": [answer("0", 200, entity), answer("1", 429, retry_after="3")]}) is None
+    assert batch.read({"responses": [answer("0", 200, entity[0]), answer("1", 429, retry_after="3")]}) is None
     assert [r["id"] for r in sent(batch)] == ["2", "3"]
     assert batch.read({"responses": [answer("2", 404, missing()), answer("3", 503)]}) is None
     assert [r["id"] for r in sent(batch)] == ["4"]
@@ -105,17 +105,17 @@ def test_operations_are_sent_batch_size_at_a_time_and_those_to_retry_in_a_round_
     assert isinstance(retrying, Retrying)
     assert retrying.wait == 3.0  # the longest wait of the round: 1's Retry-After
     assert [r["id"] for r in sent(batch)] == ["1", "3"]
-    assert batch.read({"responses": [answer("1", 200, entity), answer("3", 200, entity)]}) is None
+    assert batch.read({"responses": [answer("1", 200, entity[1]), answer("3", 200, entity[3])]}) is None
     assert [r["id"] for r in sent(batch)] == ["4"]
-    assert batch.read({"responses": [answer("4", 200, entity)]}) is None
+    assert batch.read({"responses": [answer("4", 200, entity[4])]}) is None
     assert batch.next_request() is None
-    assert batch.result() == {IDS[0]: entity, IDS[1]: entity, IDS[2]: None, IDS[3]: entity, IDS[4]: entity}
+    assert batch.result() == {IDS[0]: entity[0], IDS[1]: entity[1], IDS[2]: None, IDS[3]: entity[3], IDS[4]: entity[4]}
 
 
 def test_an_operation_gives_up_after_its_own_budget_naming_its_id() -> None:
     batch = by_id(IDS[:2], offline_settings(company_id=COMPANY, max_retries=1, backoff_factor=0.01))
     sent(batch)
-    batch.read({"responses": [answer("0", 200, {"id": "x"}), answer("1", 503)]})
+    batch.read({"responses": [answer("0", 200, {"id": IDS[0]}), answer("1", 503)]})
     sent(batch)
     with pytest.raises(BusinessCentralThrottledError) as raised:
         batch.read({"responses": [answer("1", 503)]})
