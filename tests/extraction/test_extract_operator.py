@@ -117,3 +117,25 @@ def test_a_torn_checkpoint_starts_the_run_over_instead_of_failing_every_retry(
     assert "cannot be read" in caplog.text and "starts over" in caplog.text
     listed = {f["name"] for f in json.loads((folder / "_manifest.json").read_text())["files"]}
     assert {p.name for p in folder.glob("part-*")} == listed  # the stray part of the torn plan is gone
+
+
+@pytest.mark.parametrize(("pool", "pool_slots", "most"), [("business_central", 1, 1), ("business_central", 2, 2)])
+def test_a_task_has_no_more_requests_in_flight_than_its_pool_slots_planning_included(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path, pool: str, pool_slots: int, most: int
+) -> None:
+    emulator.configure(latency=0.05)  # requests sent together overlap at the emulator
+    operator = BusinessCentralToObjectStorageOperator(
+        task_id="extract", destination=tmp_path.as_uri(), page_size=500, pool=pool, pool_slots=pool_slots
+    )
+    summary = operator.execute(context(f"pool-{pool_slots}"))
+    assert summary["rows"] == len(current_entries(emulator))
+    assert emulator.stats()["max_in_flight"] == most
+
+
+def test_outside_a_pool_of_its_own_a_task_reads_with_max_streams(
+    connection: None, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.configure(latency=0.05)
+    operator = BusinessCentralToObjectStorageOperator(task_id="extract", destination=tmp_path.as_uri(), page_size=500)
+    operator.execute(context("default-pool"))
+    assert 3 <= emulator.stats()["max_in_flight"] <= 5
