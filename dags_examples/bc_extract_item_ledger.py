@@ -1,8 +1,9 @@
 """Daily incremental extraction of the item ledger of every company into object storage.
 
 ``list_companies`` finds the companies; one mapped extraction task per company reads the item
-ledger entries changed since its previous run (``last_modified`` cursor: the watermark of the
-previous run's manifest less 5 minutes of overlap; the first run reads everything, including
+ledger entries changed since its previous run (``last_modified`` cursor: from the settled mark of
+the previous run's manifest, its planned time less ``commit_lag``, 15 minutes by default, so that a
+posting still open then is read when it commits; the first run reads everything, including
 entries never modified since system fields were added) and writes gzipped NDJSON to
 ``<destination>/itemLedgerEntries/company=<id>/<run id>/``, ``_manifest.json`` last.
 
