@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
@@ -32,6 +34,42 @@ _GLOBAL_AUTHORITY_HOSTS = frozenset(
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$")
 _API_ROUTE = re.compile(r"^api(/[A-Za-z0-9][A-Za-z0-9._-]*){1,3}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+
+class _Range(NamedTuple):
+    """What a numeric setting takes: an ``int`` (``whole``) or a finite ``int``/``float``, from ``lowest``."""
+
+    whole: bool
+    lowest: int
+    inclusive: bool = True
+    unit: str = ""
+
+
+_SECONDS = _Range(whole=False, lowest=0, inclusive=False, unit=" of seconds")
+#: the numeric settings of :class:`ClientSettings` and what each takes
+NUMBER_RANGES: dict[str, _Range] = {
+    "connect_timeout": _SECONDS,
+    "read_timeout": _SECONDS,
+    "backoff_factor": _SECONDS._replace(inclusive=True),
+    "backoff_max": _SECONDS,
+    "request_window": _SECONDS,
+    "max_retries": _Range(whole=True, lowest=0),
+    "retry_after_max": _Range(whole=True, lowest=0, unit=" of seconds"),
+    "max_in_flight": _Range(whole=True, lowest=1),
+    "max_requests": _Range(whole=True, lowest=1),
+}
+
+
+def number_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be the numeric setting ``name`` (``None``: it can): not a number (text and
+    ``bool`` included), NaN or an infinity, a fraction where a whole number is meant, or too low."""
+    rule = NUMBER_RANGES[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        fits = isinstance(value, int) or (not rule.whole and math.isfinite(value))
+        if fits and (value >= rule.lowest if rule.inclusive else value > rule.lowest):
+            return None
+    kind = "a whole number" if rule.whole else "a finite number"
+    return f"must be {kind}{rule.unit} {'>=' if rule.inclusive else '>'} {rule.lowest}, got {value!r}"
 
 
 def is_guid(value: object) -> bool:
@@ -199,15 +237,9 @@ class ClientSettings:
             self._validate_cloud()
         if not self.scope.endswith("/.default"):
             raise self._fail("scope", f"{self.scope!r} must end with '/.default' for the client-credentials flow")
-        for name in ("connect_timeout", "read_timeout", "backoff_max", "request_window"):
-            if getattr(self, name) <= 0:
-                raise self._fail(name, f"must be positive, got {getattr(self, name)!r}")
-        for name in ("max_retries", "backoff_factor", "retry_after_max"):
-            if getattr(self, name) < 0:
-                raise self._fail(name, f"must not be negative, got {getattr(self, name)!r}")
-        for name in ("max_in_flight", "max_requests"):
-            if getattr(self, name) < 1:
-                raise self._fail(name, f"must be at least 1, got {getattr(self, name)!r}")
+        for name in NUMBER_RANGES:
+            if problem := number_problem(name, getattr(self, name)):
+                raise self._fail(name, problem)
         if isinstance(self.verify, str) and not os.path.isfile(self.verify):
             raise self._fail("verify", f"CA bundle {self.verify!r} does not exist (or pass true/false)")
 

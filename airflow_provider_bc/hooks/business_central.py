@@ -13,7 +13,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 from typing_extensions import Unpack
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError, BusinessCentralError
-from airflow_provider_bc.client.settings import DEFAULT_API_HOST, ClientSettings
+from airflow_provider_bc.client.settings import DEFAULT_API_HOST, NUMBER_RANGES, ClientSettings, number_problem
 from airflow_provider_bc.connection_fields import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -31,17 +31,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "yes", "on"}
-#: numeric extras: name in the connection -> (ClientSettings field, type)
-_NUMBERS: dict[str, tuple[str, type[int] | type[float]]] = {
-    "timeout": ("read_timeout", float),
-    "connect_timeout": ("connect_timeout", float),
-    "max_retries": ("max_retries", int),
-    "backoff_factor": ("backoff_factor", float),
-    "backoff_max": ("backoff_max", float),
-    "retry_after_max": ("retry_after_max", int),
-    "max_concurrent_requests": ("max_in_flight", int),
-    "max_requests_per_window": ("max_requests", int),
-    "request_window": ("request_window", float),
+#: numeric extras: name in the connection -> ClientSettings field
+_NUMBERS = {
+    "timeout": "read_timeout",
+    "connect_timeout": "connect_timeout",
+    "max_retries": "max_retries",
+    "backoff_factor": "backoff_factor",
+    "backoff_max": "backoff_max",
+    "retry_after_max": "retry_after_max",
+    "max_concurrent_requests": "max_in_flight",
+    "max_requests_per_window": "max_requests",
+    "request_window": "request_window",
 }
 _FALSE = {"false", "0", "no", "off"}
 #: text extras taken as they are, for every auth type and for one
@@ -70,11 +70,19 @@ def _as_bool(value: Any, name: str, source: str | None) -> bool:
     raise BusinessCentralConfigError(name, f"{value!r} is not true or false", source=source)
 
 
-def _as_number(value: Any, name: str, source: str | None, kind: type[int] | type[float]) -> Any:
+def _as_number(value: Any, name: str, setting: str, source: str | None) -> float | int:
+    """Extra ``name`` (text or a JSON number) as the ClientSettings field ``setting`` takes it, checked
+    as ClientSettings checks it, so that an error names the extra (``timeout``, not ``read_timeout``)."""
     try:
-        return kind(value)
+        number = None if isinstance(value, bool) else float(value)  # "nan" and "inf" too: refused below
     except (TypeError, ValueError):
-        raise BusinessCentralConfigError(name, f"{value!r} is not a number", source=source) from None
+        number = None
+    if number is None:
+        raise BusinessCentralConfigError(name, f"{value!r} is not a number", source=source)
+    checked = int(number) if NUMBER_RANGES[setting].whole and number.is_integer() else number
+    if problem := number_problem(setting, checked):
+        raise BusinessCentralConfigError(name, problem, source=source)
+    return checked
 
 
 def settings_from_connection(
@@ -96,9 +104,9 @@ def settings_from_connection(
         value = _extra_value(extra, name)
         if value is not None:
             options[name] = str(value)
-    for name, (setting, kind) in _NUMBERS.items():
+    for name, setting in _NUMBERS.items():
         if (value := _extra_value(extra, name)) is not None:
-            options[setting] = _as_number(value, name, source, kind)
+            options[setting] = _as_number(value, name, setting, source)
     if (intent := _extra_value(extra, "read_only_intent")) is not None:
         options["read_only_intent"] = _as_bool(intent, "read_only_intent", source)
     verify = _extra_value(extra, "verify")
