@@ -7,6 +7,7 @@ into a typed error. Each token request is sent once: Entra's 429/5xx, unreadable
 connection failures are raised as transient errors, which the caller's retry loop
 (:mod:`.retry`) retries from the same budget as the API request that needs the token. (They
 never reach MSAL as answers, so MSAL does not replay a cached failure for its throttle time.)
+A redirect is not followed: it is raised as an auth error naming the host it points to.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -27,7 +29,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralThrottledError,
 )
-from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.settings import DEFAULT_AUTHORITY, ClientSettings
 from airflow_provider_bc.client.transport import PinnedSession, no_answer
 
 if TYPE_CHECKING:
@@ -74,34 +76,106 @@ def _app_key(settings: ClientSettings, certificate: CertificateCredential | None
 
 
 class EntraSession(PinnedSession):
-    """The session MSAL sends Entra requests through: an outage or a garbled answer is raised as
-    a transient typed error instead of being handed to MSAL."""
+    """The session MSAL sends Entra requests through: an outage, a garbled answer or a redirect is
+    raised as a typed error instead of being handed to MSAL (which would fail to read it as JSON)."""
+
+    #: who answers, in error messages, and the error code of a garbled answer
+    who = "Entra ID"
+    code = "Entra"
+
+    def __init__(self, settings: ClientSettings) -> None:
+        super().__init__(settings)
+        self._settings = settings
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         response = super().request(method, url, *args, **kwargs)
-        where = str(url).split("?", 1)[0]
+        where, status = str(url).split("?", 1)[0], response.status_code
         try:
             body = response.json()
         except ValueError:
             body = None
-        if response.status_code == 429 or response.status_code >= 500:
+        if status == 429 or status >= 500:
             code = body.get("error") if isinstance(body, dict) else None
             raise BusinessCentralThrottledError(
-                f"Entra ID is not answering properly: HTTP {response.status_code} from {where}",
-                status=response.status_code,
-                code=f"Entra {code or 'outage'}",
+                f"{self.who} is not answering properly: HTTP {status} from {where}",
+                status=status,
+                code=f"{self.code} {code or 'outage'}",
                 url=where,
                 retry_after=response.headers.get("Retry-After"),
             )
-        if response.status_code < 300 and not isinstance(body, dict):
-            raise BusinessCentralBadAnswerError(
-                f"Entra ID answered HTTP {response.status_code} from {where} with a body that is not a JSON "
-                f"object ({len(response.content)} bytes)",
-                status=response.status_code,
-                code="Entra",
+        if 300 <= status < 400:  # never followed (PinnedSession): a token request would carry the secret there
+            to = _host_of(where, response.headers.get("Location"))
+            raise BusinessCentralAuthError(
+                f"{self.who} answered the request to {where} with a redirect (HTTP {status}) "
+                f"{f'to host {to}' if to else 'naming no host'}, which is not followed: "
+                f"check {self._setup()} and, if a proxy is in between, extra 'proxies'",
+                status=status,
                 url=where,
             )
+        problem = self._problem(body, len(response.content)) if status < 300 else None
+        if problem:
+            raise BusinessCentralBadAnswerError(
+                f"{self.who} answered HTTP {status} from {where} {problem}", status=status, code=self.code, url=where
+            )
         return response
+
+    def _setup(self) -> str:
+        """The setting that decides where the requests of this session go."""
+        return f"extra 'authority' ({self._settings.authority}; empty for {DEFAULT_AUTHORITY})"
+
+    def _problem(self, body: Any, size: int) -> str | None:
+        """What makes a 2xx answer with ``body`` (JSON, ``None`` if none) unreadable (``None``: nothing)."""
+        return None if isinstance(body, dict) else f"with a body that is not a JSON object ({size} bytes)"
+
+
+class _ManagedIdentitySession(EntraSession):
+    """The session of a managed identity endpoint: a token answer MSAL cannot read is a bad answer too."""
+
+    who = "The managed identity endpoint"
+    code = "managed identity"
+
+    def _setup(self) -> str:
+        return (
+            "the managed identity endpoint this host sets (IDENTITY_ENDPOINT, MSI_ENDPOINT, or IMDS at 169.254.169.254)"
+        )
+
+    def _problem(self, body: Any, size: int) -> str | None:
+        if not isinstance(body, dict):
+            return super()._problem(body, size)
+        problem = _token_problem(body)
+        return f"with an answer MSAL cannot read: {problem}" if problem else None
+
+
+def _host_of(where: str, location: str | None) -> str:
+    """The host (and port) a redirect's ``Location`` points to, nothing more: its path, query or
+    fragment may carry a code or a token."""
+    if not location:
+        return ""
+    try:
+        netloc = urlsplit(urljoin(where, location)).netloc
+    except ValueError:  # an unbalanced IPv6 bracket
+        return "(unreadable)"
+    return netloc.rpartition("@")[2][:100]  # no user:password
+
+
+def _token_problem(body: dict[str, Any]) -> str | None:
+    """What in a managed identity endpoint's token answer MSAL cannot read (``None``: nothing); an
+    error answer is MSAL's to report. Never the token itself."""
+    if "error" in body:
+        return None
+    if not isinstance(body.get("access_token"), str) or not body["access_token"]:
+        return "no 'access_token'"
+    expiries = [name for name in ("expires_on", "expires_in") if name in body]
+    if not expiries:
+        return "neither 'expires_on' nor 'expires_in'"
+    for name in expiries:
+        try:
+            int(body[name])  # as MSAL reads it
+        except (TypeError, ValueError, OverflowError):
+            text = repr(body[name])
+            shown = text if len(text) <= 32 else f"a {type(body[name]).__name__} of {len(str(body[name]))} characters"
+            return f"{name!r} is not a whole number of seconds ({shown})"
+    return None
 
 
 class _ManagedIdentity:
@@ -123,7 +197,7 @@ class _ManagedIdentity:
         else:
             identity = msal.UserAssignedManagedIdentity(client_id=login)
         return msal.ManagedIdentityClient(
-            identity, http_client=EntraSession(self._settings), token_cache=msal.TokenCache()
+            identity, http_client=_ManagedIdentitySession(self._settings), token_cache=msal.TokenCache()
         )
 
     def acquire_token_for_client(self, scopes: list[str]) -> dict[str, Any]:
