@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "_manifest.json"
 CHECKPOINT = "_checkpoint.json"
 ENTRY_NUMBER_KIND = "entry_number"
+#: protocols of a local disk, where a file is written to a temporary name and renamed
+LOCAL = ("file", "local")
+TEMPORARY = ".tmp"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -69,11 +72,11 @@ def unreadable(path: ObjectStoragePath, problem: str) -> BusinessCentralDestinat
 def _write_json(path: ObjectStoragePath, data: dict[str, Any]) -> None:
     """Write ``data`` to ``path`` whole or not at all (a reader never sees half a file)."""
     text = json.dumps(data, indent=1, sort_keys=True)
-    if path.protocol not in ("file", "local"):
+    if path.protocol not in LOCAL:
         path.write_text(text)  # one upload: the object appears complete, or not at all
         return
     local = str(path.path)
-    temporary = f"{local}.{os.getpid()}.tmp"
+    temporary = f"{local}.{os.getpid()}{TEMPORARY}"
     with open(temporary, "w", encoding="utf-8") as file:
         file.write(text)
         file.flush()
@@ -145,11 +148,15 @@ def read_manifest(run_folder: ObjectStoragePath) -> dict[str, Any] | None:
 
 
 def write_manifest(run_folder: ObjectStoragePath, manifest: dict[str, Any]) -> None:
-    """Write the manifest (last: it marks the run complete) and drop the checkpoint."""
+    """Write the manifest (last: it marks the run complete) and drop the checkpoint, and on a local
+    disk what a write killed midway left under a temporary name."""
     _write_json(run_folder / MANIFEST, manifest)
     checkpoint = run_folder / CHECKPOINT
     if checkpoint.exists():
         checkpoint.unlink()
+    if run_folder.protocol in LOCAL:
+        for left in run_folder.glob(f"*{TEMPORARY}"):
+            left.unlink()
 
 
 def series_manifests(folder: ObjectStoragePath, source: dict[str, Any], *, exclude: str) -> list[dict[str, Any]]:

@@ -135,3 +135,12 @@ def test_the_latest_time_is_the_latest_by_the_time_order_key(texts: list[str | N
     assert (found is None) == (expected is None)
     if found is not None and expected is not None:
         assert time_order_key(found, "t") == time_order_key(expected, "t")
+
+
+def test_committing_removes_what_a_killed_write_left_under_a_temporary_name(tmp_path: Path) -> None:
+    run = ObjectStoragePath(tmp_path.as_uri()) / "run"
+    run.mkdir(parents=True)
+    (tmp_path / "run" / "_checkpoint.json.4242.tmp").write_text('{"plan": ')  # a process killed mid-write
+    (tmp_path / "run" / "_checkpoint.json").write_text("{}")
+    write_manifest(run, {"run": "run"})
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["_manifest.json"]
