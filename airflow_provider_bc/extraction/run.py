@@ -535,24 +535,27 @@ def _observe(state: StreamState, rows: PageRows, horizon: str | None) -> None:
     window's ``horizon`` (a :func:`time_order_key`): the highest number stamped before it settles, the
     rows stamped at or after it are remembered (the next run skips them if unchanged)."""
     numbers = rows.column(ENTRY_NUMBER)
-    if any(n is not None for n in numbers):
-        state.max_entry_number = max([n for n in numbers if n is not None] + _known(state.max_entry_number))
+    present = [n for n in numbers if n is not None]
+    if present:
+        state.max_entry_number = max(present + _known(state.max_entry_number))
     modified = rows.column(LAST_MODIFIED)
     newest = latest(modified, LAST_MODIFIED)
     if newest is None:
         return
-    if state.max_last_modified is None or time_order_key(newest, LAST_MODIFIED) > time_order_key(
-        state.max_last_modified, LAST_MODIFIED
-    ):
+    newest_key = time_order_key(newest, LAST_MODIFIED)
+    if state.max_last_modified is None or newest_key > time_order_key(state.max_last_modified, LAST_MODIFIED):
         state.max_last_modified = iso(parse_datetime(newest, LAST_MODIFIED))
     if horizon is None:
         return
-    settled: list[int] = []
-    for entity_id, stamp, number in zip(rows.column("id"), modified, numbers, strict=True):
-        if stamp and time_order_key(stamp, LAST_MODIFIED) >= horizon:
-            state.recent.append([str(entity_id), str(stamp), number])
-        elif number is not None:
-            settled.append(number)
+    if newest_key < horizon:  # a page of history: every row settles
+        settled = present
+    else:
+        settled = []
+        for entity_id, stamp, number in zip(rows.column("id"), modified, numbers, strict=True):
+            if stamp and time_order_key(stamp, LAST_MODIFIED) >= horizon:
+                state.recent.append([str(entity_id), str(stamp), number])
+            elif number is not None:
+                settled.append(number)
     if settled:
         state.settles = max(settled + _known(state.settles))
 

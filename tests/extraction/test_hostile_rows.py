@@ -95,3 +95,10 @@ def test_a_hostile_key_range_answer_is_a_typed_bad_answer(emulator: EmulatorHand
     with pytest.raises(BusinessCentralBadAnswerError, match="highest entryNumber was answered as '9'") as caught:
         extraction.run()
     assert caught.value.transient
+
+
+@pytest.mark.parametrize("stamp", ["2024-01-02T03:04:05+02:00", "2024-01-02T03:04:05.1234567Z", "0001-01-01T00:00:00Z"])
+def test_times_in_other_valid_forms_are_taken(stamp: str) -> None:
+    read = checked_rows(page_reader("ndjson", ENTITY, ROW_FIELDS_READ), list(ROW_FIELDS_READ))
+    rows = read(_body({**GOOD, "id": "7c3a7d6f-2e9f-4d6c-8b62-1a2f3e4d5c6b", "lastModifiedDateTime": stamp}))["value"]
+    assert rows.column("lastModifiedDateTime")[1] == stamp
