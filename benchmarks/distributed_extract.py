@@ -16,7 +16,11 @@ seconds over its first task), then the backfill twice with ``--partitions`` mapp
 slots, then at 1 slot. For each run: the time from the trigger to the run's success (the DAG run's
 ``queued_at`` to ``end_date``), the emulator's highest number of API requests in flight at once
 (``max_in_flight``; reset before each run), and the ``id`` column of every Parquet file the run's
-manifests list, compared with an id-only read of the collection.
+manifests list, compared with an id-only read of the collection. The emulator's log of the run's
+requests is saved as ``requests-pool<n>.json`` in the temporary folder (``--keep`` keeps it); when a
+run had more requests in flight than its pool has slots, the pairs of API requests answered less than
+``--latency`` apart are printed (each waited that long before its answer, so such a pair overlapped;
+the log's ``time`` is when the answer was ready, before its body was sent at ``--bandwidth``).
 
 What it needs and lacks it installs first: ``redis-server`` with ``apt-get`` (as root; otherwise it
 says what to install), ``apache-airflow-providers-celery``, ``redis`` and a Celery below 5.7 (the
@@ -26,9 +30,11 @@ else pip, Airflow kept at its installed version. About 4 to 5 minutes on 2 cores
     python benchmarks/distributed_extract.py [--entries 200000] [--partitions 10] [--latency 0.2]
         [--bandwidth 2000000] [--keep]
 
-Ends with ``RESULT max_in_flight=<n> rows_once=<true|false> speedup_vs_pool1=<x>``: the pool-of-5
-run's highest concurrency (at most 5 when the pool holds), whether both runs wrote every entry
-exactly once, and the pool-of-1 time over the pool-of-5 time.
+Ends with ``RESULT max_in_flight=<n> rows_once=<true|false> max_in_flight_pool1=<n> speedup_vs_pool1=<x>``:
+the pool-of-5 run's highest concurrency (at most 5 when the pool holds: each mapped extraction has
+``max_streams=1``, ``pool_slots=1``, planning included), whether both runs wrote every entry exactly
+once, the pool-of-1 run's highest concurrency (1 when the pool holds), and the pool-of-1 time over the
+pool-of-5 time.
 """
 
 from __future__ import annotations
@@ -319,6 +325,10 @@ class RunResult:
     distinct: int
     lost: int
     unexpected: int
+    #: pairs of API requests that were in flight at the same time, as far as the log shows (see :func:`overlaps`)
+    overlapping: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    #: the time of the run's first logged request (for times relative to it)
+    first_request: float = 0.0
 
     @property
     def rows_once(self) -> bool:
@@ -408,6 +418,22 @@ def tasks_per_worker(services: Services) -> dict[str, int]:
     return {name: services.log(name).count("Executing workload in Celery") for name in names}
 
 
+def overlaps(requests: list[dict[str, Any]], latency: float) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pairs of Business Central API requests (Entra's token endpoint left out) of ``requests`` (the
+    emulator's log) answered less than ``latency`` seconds apart: each was in flight for at least
+    ``latency`` before its answer was ready (the log's ``time``), so the two were in flight at once."""
+    from airflow_provider_bc.testing.emulator.routes import ENTRA_ROUTES
+
+    api = sorted((r for r in requests if r["route"] not in ENTRA_ROUTES), key=lambda r: float(r["time"]))
+    pairs = []
+    for index, request in enumerate(api):
+        for later in api[index + 1 :]:
+            if float(later["time"]) - float(request["time"]) >= latency:
+                break
+            pairs.append((request, later))
+    return pairs
+
+
 def run_backfill(
     services: Services,
     env: dict[str, str],
@@ -416,6 +442,7 @@ def run_backfill(
     slots: int,
     partitions: int,
     expected: set[str],
+    latency: float,
 ) -> RunResult:
     """Set the pool to ``slots``, trigger the backfill into a fresh lake, wait for it and check its rows."""
     set_pool(env, slots)
@@ -426,7 +453,10 @@ def run_backfill(
     begin = time.monotonic()
     airflow_cli(env, "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", conf)
     seconds, observed = wait_for_run(services, env, run_id)
-    max_in_flight = int(emulator.stats()["max_in_flight"])
+    stats = emulator.stats()
+    max_in_flight = int(stats["max_in_flight"])
+    requests = list(stats["recent_requests"])  # the most recent 1,000: a run of the defaults makes about 100
+    (scratch / f"requests-pool{slots}.json").write_text(json.dumps(requests, indent=1))
     ids = written_ids(lake, run_id)
     distinct = set(ids)
     return RunResult(
@@ -438,6 +468,8 @@ def run_backfill(
         distinct=len(distinct),
         lost=len(expected - distinct),
         unexpected=len(distinct - expected),
+        overlapping=overlaps(requests, latency) if max_in_flight > slots else [],
+        first_request=min((float(r["time"]) for r in requests), default=0.0),
     )
 
 
@@ -473,6 +505,19 @@ def report(result: RunResult) -> None:
         f"{result.distinct:,} distinct, {result.lost:,} lost, {result.unexpected:,} unexpected",
         flush=True,
     )
+    if result.max_in_flight > result.slots:
+        print(
+            f"    more in flight than the pool's {result.slots} slots; API requests answered less than the latency "
+            f"apart ({len(result.overlapping)} pairs; s after the run's first request, route, status, connection, "
+            "path):"
+        )
+        for pair in result.overlapping[:10]:
+            for request in pair:
+                print(
+                    f"      {float(request['time']) - result.first_request:8.3f} {request['route']:<24} "
+                    f"{request['status']} {request['connection']:<21} {request['path'][:110]}"
+                )
+            print("      --")
 
 
 def show_logs(services: Services, tail: int = 40) -> None:
@@ -550,9 +595,9 @@ def run_both(args: argparse.Namespace, scratch: Path, redis_server: str) -> tupl
             start_airflow(services, env, api_port)
             print(f"  warm-up run of {WARM_UP_DAG_ID}: {warm_up(services, env):.1f} s", flush=True)
             airflow_cli(env, "dags", "unpause", DAG_ID)
-            pool5 = run_backfill(services, env, emulator, scratch, 5, args.partitions, expected)
+            pool5 = run_backfill(services, env, emulator, scratch, 5, args.partitions, expected, args.latency)
             report(pool5)
-            pool1 = run_backfill(services, env, emulator, scratch, 1, args.partitions, expected)
+            pool1 = run_backfill(services, env, emulator, scratch, 1, args.partitions, expected, args.latency)
             report(pool1)
             counts = ", ".join(f"{name} {count}" for name, count in tasks_per_worker(services).items())
             print(f"  tasks per Celery worker (warm-up included): {counts}", flush=True)
@@ -584,7 +629,8 @@ def main() -> None:
     print(f"  speedup of the pool of 5 over the pool of 1: {speedup:.2f}x")
     print(f"  total {time.monotonic() - started:.0f} s (installs, emulator, Airflow start-up, both runs)")
     print(
-        f"RESULT max_in_flight={pool5.max_in_flight} rows_once={str(rows_once).lower()} speedup_vs_pool1={speedup:.2f}"
+        f"RESULT max_in_flight={pool5.max_in_flight} rows_once={str(rows_once).lower()} "
+        f"max_in_flight_pool1={pool1.max_in_flight} speedup_vs_pool1={speedup:.2f}"
     )
 
 

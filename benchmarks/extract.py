@@ -9,26 +9,45 @@ interpreter so that every peak RSS is its own (read inside the child, imports in
 * ``raw5``: plain ``requests``, 5 threads with a session each, one token from the token endpoint, the
   entry-number span cut in 5 ranges, each read by nextLink at ``odata.maxpagesize=5000`` with the same
   ``$filter``/``$orderby`` shape the extraction sends; every page JSON-parsed and dropped, nothing written;
-* the extraction (5 streams, 5,000 a page) into a temporary ``file://`` folder, NDJSON (gzip) and Parquet,
-  of all N entries and of the first N/10 (``$filter=entryNumber le N/10``), in a child that does not
-  import Airflow (``engine``: the destination a ``upath.UPath``, the code the operator runs), and of all
-  N with Airflow loaded (``airflow``: the destination an ``ObjectStoragePath``, as the operator has it).
-  pyarrow is loaded by the Parquet run itself, as in the operator's task.
+* the extraction (5 streams, 5,000 a page, cursor ``entry_number``: each run the first of its series,
+  reading everything, its settled mark and open range kept) into a temporary ``file://`` folder, NDJSON
+  (gzip) and Parquet, of all N entries and of the first N/10 (``$filter=entryNumber le N/10``), in a
+  child that does not import Airflow (``engine``: the destination a ``upath.UPath``, the code the
+  operator runs), and of all N with Airflow loaded (``airflow``: the destination an
+  ``ObjectStoragePath``, as the operator has it). pyarrow is loaded by the Parquet run itself, as in
+  the operator's task.
+* an incremental cycle: just before the timed run (the first format's, at N with Airflow loaded), P =
+  max(1, N // 200) entries are posted (``reserve_entries`` + ``commit_entries``: one bulk insert,
+  stamped now), so that the run leaves them in its open range (stamped within ``commit_lag``, 15
+  minutes, of its plan); then P entries more, and the next ``entry_number`` run into the same folder
+  (the engine alone): it reads the open range again, skips the rows delivered, and must write exactly
+  the P new entries. ``reread_share`` = (its ``rows_read`` − its ``rows``) ÷ (the first run's
+  ``rows_read`` + its ``rows_read``): the share of the cycle's rows read, so of its page requests,
+  spent re-reading the open range (about P / (N + 3P), 0.005). The later runs at N read those 2P
+  entries too.
 
 Every run's files are read back (gzip NDJSON line by line, Parquet's ``id`` column) and their ids compared
-with an id-only read of the collection (``iter_entities(select=...)``, bandwidth and latency lifted for it):
-lost = expected ids missing, duplicated = rows less distinct ids; the worst run counts.
+with an id-only read of the collection (``iter_entities(select=...)``, bandwidth and latency lifted for it)
+and the entries posted since: lost = expected ids missing, duplicated = rows less distinct ids; the worst
+run counts, the incremental cycle's two runs together counting as one run (every entry once).
 
     python benchmarks/extract.py [--entries 1000000] [--formats ndjson,parquet] [--skip-seq] [--repeat 1]
+        [--cursor entry_number|full]
+
+``--cursor full`` runs the extractions without a cursor, to compare the two side by side: the same
+entries are posted, but no incremental run follows (``reread_share=nan``).
 
 Ends with ``RESULT speedup_vs_seq=<x> vs_raw5=<x> rss_mb=<peak at N, worst format> rss_ratio=<N vs N/10>
-lost=<n> duplicated=<n> max_in_flight=<n> rss_growth_mb=<x> rss_airflow_mb=<x>``. ``speedup_vs_seq`` and
-``vs_raw5`` time the first format's run at N with Airflow loaded (the operator's process). ``rss_mb``,
+lost=<n> duplicated=<n> max_in_flight=<n> rss_growth_mb=<x> rss_airflow_mb=<x> reread_share=<x>``.
+``speedup_vs_seq`` and ``vs_raw5`` time the first format's run at N with Airflow loaded (the operator's
+process), as rows per second over rows per second (the time ratio at equal rows: that run reads the P
+posted entries too, ``seq`` and ``raw5`` read N; with them each of its 20 key ranges ends on a short page,
+about 20 requests more than at N exactly). ``rss_mb``,
 ``rss_ratio`` and ``rss_growth_mb`` (the peak less the RSS just before the run) are the engine's, the
 worst format; ``rss_airflow_mb`` is the peak at N with Airflow loaded (Airflow's SDK alone holds about
 120 MB). Each run's peak and the RSS before it are printed per format. MB are 10^6 bytes;
 ``max_in_flight`` is the emulator's highest number of API requests in flight at once during the
-extraction runs.
+extraction runs (the cycle's next run included).
 """
 
 from __future__ import annotations
@@ -51,7 +70,7 @@ from typing import Any
 ENTITY_SET = "itemLedgerEntries"
 PAGE_SIZE = 5_000
 STREAMS = 5
-TARGET_SEQ, TARGET_RAW, TARGET_RSS_MB, TARGET_RSS_RATIO = 4.5, 0.9, 150.0, 1.2
+TARGET_SEQ, TARGET_RAW, TARGET_RSS_MB, TARGET_RSS_RATIO, TARGET_REREAD = 4.5, 0.9, 150.0, 1.2, 0.03
 
 
 # ----- the measured runs, each in a child interpreter -----
@@ -181,10 +200,18 @@ def run_raw5(conn: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_extract(
-    conn: dict[str, Any], output_format: str, filter: str | None, root: str, run_name: str, airflow: bool
+    conn: dict[str, Any],
+    output_format: str,
+    filter: str | None,
+    root: str,
+    run_name: str,
+    airflow: bool,
+    cursor: str,
 ) -> dict[str, Any]:
     """The extraction, 5 streams at 5,000 a page, into ``root`` (a local folder, as ``file://``): with
-    Airflow loaded (``ObjectStoragePath``), or without (``upath.UPath``, what ``ObjectStoragePath`` derives from)."""
+    Airflow loaded (``ObjectStoragePath``), or without (``upath.UPath``, what ``ObjectStoragePath`` derives from).
+    ``cursor`` is the spec's cursor kind (the default commit_lag); an ``entry_number`` run continues from
+    a committed run of its series in ``root``, if any."""
     import logging
 
     if airflow:
@@ -193,6 +220,7 @@ def run_extract(
         from upath import UPath as Destination
 
     from airflow_provider_bc.client.client import BusinessCentralClient
+    from airflow_provider_bc.extraction.cursors import CursorOptions
     from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 
     logging.basicConfig(level=logging.WARNING)
@@ -205,6 +233,7 @@ def run_extract(
         output_format=output_format,  # type: ignore[arg-type]
         page_size=PAGE_SIZE,
         max_streams=STREAMS,
+        cursor=CursorOptions(kind=cursor),  # type: ignore[arg-type]
     )
     rss_before = peak_rss_mb()
     begin = time.perf_counter()
@@ -214,6 +243,10 @@ def run_extract(
     return {
         "seconds": seconds,
         "rows": manifest["rows"],
+        "rows_read": manifest["rows_read"],
+        "settled": manifest["cursor"].get("settled"),
+        "open_rows": len(manifest["cursor"].get("open_rows") or []),
+        "based_on": manifest.get("based_on"),
         "files": [f["name"] for f in manifest["files"]],
         "bytes": manifest["bytes"],
         "folder": str(extraction.folder).removeprefix("file://"),
@@ -231,7 +264,13 @@ def child(request: dict[str, Any]) -> None:
         result = run_raw5(conn)
     else:
         result = run_extract(
-            conn, request["format"], request["filter"], request["root"], request["run_name"], request["airflow"]
+            conn,
+            request["format"],
+            request["filter"],
+            request["root"],
+            request["run_name"],
+            request["airflow"],
+            request["cursor"],
         )
     result |= {"rss_mb": peak_rss_mb(), "ru_maxrss_mb": inherited_rss_mb(), "cpu_s": cpu_seconds()}
     print(json.dumps(result))
@@ -325,6 +364,53 @@ def check(ids: list[str], expected: set[str]) -> dict[str, int]:
     }
 
 
+def post_entries(emulator: Any, count: int) -> dict[str, int]:
+    """``count`` entries posted now, in one posting (reserved, then committed: a bulk insert stamped now,
+    so within ``commit_lag`` of a run planned soon after); their ids and entry numbers."""
+    reserved = emulator.reserve_entries(count=count)
+    committed = emulator.commit_entries([entry["id"] for entry in reserved])
+    return {entry["id"]: entry["entryNumber"] for entry in committed}
+
+
+def incremental_cycle(
+    emulator: Any,
+    conn: dict[str, Any],
+    first: dict[str, Any],
+    first_ids: list[str],
+    numbers: dict[str, int],
+    posted: int,
+    output_format: str,
+    root: str,
+) -> dict[str, Any]:
+    """After ``first`` (an ``entry_number`` run into ``root`` whose newest ``posted`` entries were
+    recent), ``posted`` entries more, then the next ``entry_number`` run into ``root`` (the engine
+    alone): it re-reads the first run's open range and must write exactly the new entries.
+
+    ``numbers`` (every entry's id and number) gets the new entries. Returns the next run's result with
+    ``reread_share`` (its rows read again over the cycle's rows read), ``new_*`` (its ids against the new
+    entries: ``new_unexpected`` counts rows delivered twice in the cycle) and ``lost``/``duplicated``/
+    ``unexpected`` of both runs' ids together against every entry."""
+    new = post_entries(emulator, posted)
+    numbers.update(new)
+    second = measure(
+        emulator,
+        conn,
+        "extract",
+        format=output_format,
+        filter=None,
+        root=root,
+        run_name=f"{first['run_name']}-next",
+        airflow=False,
+        cursor="entry_number",
+    )
+    second_ids = written_ids(second, output_format)
+    second |= check(first_ids + second_ids, set(numbers))
+    second |= {f"new_{key}": value for key, value in check(second_ids, set(new)).items()}
+    second["reread_share"] = (second["rows_read"] - second["rows"]) / (first["rows_read"] + second["rows_read"])
+    second["first"] = first
+    return second
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=1_000_000, help="item ledger entries (N)")
@@ -333,15 +419,24 @@ def main() -> None:
     parser.add_argument("--formats", default="ndjson,parquet", help="output formats to extract")
     parser.add_argument("--skip-seq", action="store_true", help="no sequential read (no speedup_vs_seq)")
     parser.add_argument("--repeat", type=int, default=1, help="raw5 and extractions at N run this often (best)")
+    parser.add_argument(
+        "--cursor",
+        choices=("entry_number", "full"),
+        default="entry_number",
+        help="the extraction runs' cursor (full: no incremental cycle, reread_share=nan)",
+    )
     args = parser.parse_args()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     entries, small = args.entries, args.entries // 10
+    posted = max(1, entries // 200)  # P: entries posted before the timed run, and again before the next run
+    lead = f"{formats[0]} N +airflow"  # the timed run; with the entry_number cursor, the cycle's first run
 
     from airflow_provider_bc.testing.emulator import EmulatorHandle
 
     print(
         f"Extraction of {entries:,} item ledger entries, emulator at {args.bandwidth:,} B/s per answer and "
-        f"{args.latency} s latency, {PAGE_SIZE:,} a page, {STREAMS} streams; {os.cpu_count()} CPUs, "
+        f"{args.latency} s latency, {PAGE_SIZE:,} a page, {STREAMS} streams, cursor {args.cursor}; "
+        f"{os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     started = time.perf_counter()
@@ -364,7 +459,6 @@ def main() -> None:
         }
         begin = time.perf_counter()
         numbers = expected_ids(emulator, conn)
-        expected_all = set(numbers)
         expected_small = {i for i, n in numbers.items() if n <= small}
         print(
             f"  id-only read (no bandwidth limit): {len(numbers):,} ids in {time.perf_counter() - begin:.1f} s; "
@@ -375,6 +469,7 @@ def main() -> None:
 
         results: dict[str, dict[str, Any]] = {}
         checks: dict[str, dict[str, Any]] = {}
+        cycle: dict[str, Any] | None = None
 
         def record(name: str, result: dict[str, Any], rows: int) -> None:
             """Keep the fastest run of ``name`` (with every run's time, and the worst RSS and concurrency)."""
@@ -396,15 +491,20 @@ def main() -> None:
             )
 
         if not args.skip_seq:
-            record("seq", measure(emulator, conn, "seq"), len(expected_all))
+            record("seq", measure(emulator, conn, "seq"), len(numbers))
         for repeat in range(args.repeat):
-            record("raw5", measure(emulator, conn, "raw5"), len(expected_all))
+            record("raw5", measure(emulator, conn, "raw5"), len(numbers))
             for output_format in formats:
                 # the timed run (Airflow loaded, as in the operator's task), then the engine alone at N and N/10
                 kinds = [("N +airflow", None, True), ("N", None, False), ("N/10", small, False)]
                 for label, limit, airflow in kinds[: 2 if repeat else 3]:
                     name = f"{output_format} {label}"
                     root = Path(scratch, f"{output_format}-{len(checks)}")
+                    # P entries posted before the timed run and P after it, whatever the cursor (the same
+                    # data for --cursor full): the ledger's newest entries recent, in the run's open range
+                    starts_cycle = repeat == 0 and name == lead
+                    if starts_cycle:
+                        numbers.update(post_entries(emulator, posted))
                     result = measure(
                         emulator,
                         conn,
@@ -414,12 +514,28 @@ def main() -> None:
                         root=str(root),
                         run_name=f"bench-{repeat}",
                         airflow=airflow,
+                        cursor=args.cursor,
                     )
-                    want = expected_all if limit is None else expected_small
-                    result |= check(written_ids(result, output_format), want)
+                    result["run_name"] = f"bench-{repeat}"
+                    want = set(numbers) if limit is None else expected_small
+                    ids = written_ids(result, output_format)
+                    result |= check(ids, want)
                     checks[f"{name} #{repeat}"] = result
-                    shutil.rmtree(root, ignore_errors=True)
                     record(name, result, len(want))
+                    if starts_cycle and args.cursor != "entry_number":
+                        numbers.update(post_entries(emulator, posted))
+                    elif starts_cycle:
+                        cycle = incremental_cycle(
+                            emulator, conn, result, ids, numbers, posted, output_format, str(root)
+                        )
+                        checks["incremental cycle"] = cycle
+                        print(
+                            f"  {'next (' + output_format + ')':<18} {cycle['seconds']:7.1f} s  "
+                            f"{cycle['rows']:>10,} rows written of {cycle['rows_read']:,} read",
+                            flush=True,
+                        )
+                    del ids
+                    shutil.rmtree(root, ignore_errors=True)
 
     # ----- report -----
     print(f"  load average now {os.getloadavg()[0]:.2f} (other work on the machine slows the CPU-bound runs most)")
@@ -440,10 +556,10 @@ def main() -> None:
             f"{r['cpu_s']:6.1f} {emu:>7} {others:>6}  {r.get('lost', '-')!s:>4} {r.get('duplicated', '-')!s:>3}  "
             f"{runs_text}"
         )
-    lead = f"{formats[0]} N +airflow"
-    t_extract = results[lead]["seconds"]
-    speedup = results["seq"]["seconds"] / t_extract if "seq" in results else float("nan")
-    vs_raw = results["raw5"]["seconds"] / t_extract
+    # rows per second against rows per second: the time ratio at equal rows (the extractions at N read
+    # the P or 2P entries posted for the incremental cycle too, seq and raw5 read N)
+    speedup = rate(results[lead]) / rate(results["seq"]) if "seq" in results else float("nan")
+    vs_raw = rate(results[lead]) / rate(results["raw5"])
 
     def worst(key: Callable[[str], float]) -> float:
         return max(key(f) for f in formats)
@@ -457,8 +573,10 @@ def main() -> None:
     duplicated = max(c["duplicated"] for c in checks.values())
     unexpected = max(c["unexpected"] for c in checks.values())
     in_flight = max(r["max_in_flight"] for name, r in results.items() if name not in ("seq", "raw5"))
+    in_flight = max(in_flight, cycle["max_in_flight"] if cycle else 0)
+    reread_share = cycle["reread_share"] if cycle else float("nan")
     print()
-    print(f"speedup vs sequential ({lead}): {speedup:.2f}x (target >= {TARGET_SEQ})")
+    print(f"speedup vs sequential ({lead}, rows/s): {speedup:.2f}x (target >= {TARGET_SEQ})")
     print(f"vs raw 5-stream requests loop: {vs_raw:.2f}x (target >= {TARGET_RAW})")
     for f in formats:
         engine, tenth, airflow = (results[f"{f} {label}"] for label in ("N", "N/10", "N +airflow"))
@@ -470,18 +588,36 @@ def main() -> None:
             f"(target <= {TARGET_RSS_RATIO}); with Airflow {airflow['rss_mb']:.1f} MB at N "
             f"({airflow['rss_before_mb']:.1f} before the run)"
         )
+    if cycle:
+        first = cycle["first"]
+        print(
+            f"incremental cycle ({lead}, entry_number): the first run read {first['rows_read']:,} rows, settled "
+            f"{first['settled']}, {first['open_rows']:,} rows in its open range ({posted:,} posted just before); "
+            f"{posted:,} posted after it; the next run (based on {cycle['based_on']}) read {cycle['rows_read']:,} "
+            f"rows in {cycle['seconds']:.1f} s and wrote {cycle['rows']:,}: of the {posted:,} new, "
+            f"lost {cycle['new_lost']}, {cycle['new_unexpected']} others written again; "
+            f"reread_share {reread_share:.4f} (target <= {TARGET_REREAD})"
+        )
+        if first["open_rows"] != posted or cycle["rows"] != posted or cycle["based_on"] != first["run_name"]:
+            print("  WARNING: the cycle is not as planned (first run's open range, next run's rows or its base differ)")
     print(
-        f"ids: lost {lost}, duplicated {duplicated}, not expected {unexpected} (worst run); max in flight {in_flight}"
+        f"ids: lost {lost}, duplicated {duplicated}, not expected {unexpected} (worst run, the cycle's two runs "
+        f"together counting as one); max in flight {in_flight}"
     )
     print(
         f"RESULT speedup_vs_seq={speedup:.2f} vs_raw5={vs_raw:.2f} rss_mb={rss_mb:.1f} rss_ratio={rss_ratio:.2f} "
         f"lost={lost} duplicated={duplicated} max_in_flight={in_flight} rss_growth_mb={growth_mb:.1f} "
-        f"rss_airflow_mb={rss_airflow_mb:.1f}"
+        f"rss_airflow_mb={rss_airflow_mb:.1f} reread_share={reread_share:.4f}"
     )
 
 
+def rate(result: dict[str, Any]) -> float:
+    """Rows per second of a run."""
+    return float(result["rows"] / result["seconds"])
+
+
 def vs_raw_of(results: dict[str, dict[str, Any]], output_format: str) -> float:
-    return float(results["raw5"]["seconds"] / results[f"{output_format} N +airflow"]["seconds"])
+    return rate(results[f"{output_format} N +airflow"]) / rate(results["raw5"])
 
 
 if __name__ == "__main__":
