@@ -93,3 +93,12 @@ def all_entries(bc_emulator_session: EmulatorHandle, session_token: str) -> list
     bc_emulator_session.reset()  # whatever the previous test left configured
     client = Api(bc_emulator_session, session_token)
     return [entry for _, body in client.pages(client.entries_path()) for entry in body["value"]]
+
+
+@pytest.fixture(scope="module")
+def own(request: pytest.FixtureRequest) -> Iterator[Api]:
+    """An API client on an emulator of the test module's own, seeded with its ``ENTRIES`` entries."""
+    with EmulatorHandle.start(entries=request.module.ENTRIES) as emulator:
+        client = Api(emulator, emulator.token())
+        yield client
+        client.session.close()

@@ -5,26 +5,16 @@ and dates entries. On an emulator of this module's own, so the session's data st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from airflow_provider_bc.testing.emulator import EmulatorError, EmulatorHandle
+from airflow_provider_bc.testing.emulator import EmulatorError
 from tests.emulator.conftest import Api
 
 ENTRIES = 3_000
 NEVER_MODIFIED = "0001-01-01T00:00:00Z"
-
-
-@pytest.fixture(scope="module")
-def own() -> Iterator[Api]:
-    """An API client on an emulator of this module's own."""
-    with EmulatorHandle.start(entries=ENTRIES) as emulator:
-        client = Api(emulator, emulator.token())
-        yield client
-        client.session.close()
 
 
 def _entry(api: Any, entry_id: str) -> dict[str, Any]:

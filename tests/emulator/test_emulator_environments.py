@@ -4,7 +4,6 @@ keeping its changes over a restart; an unknown environment is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,15 +16,6 @@ from tests.emulator.test_emulator_batch import gets, post_batch
 
 ENTRIES = 300
 SANDBOX = "sandbox"
-
-
-@pytest.fixture(scope="module")
-def own() -> Iterator[Api]:
-    """An API client on an emulator of this module's own."""
-    with EmulatorHandle.start(entries=ENTRIES) as emulator:
-        client = Api(emulator, emulator.token())
-        yield client
-        client.session.close()
 
 
 def _sandbox(api: Api, path: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,15 +17,6 @@ from tests.emulator.conftest import Api
 from tests.emulator.test_emulator_batch import gets, post_batch
 
 ENTRIES = 500
-
-
-@pytest.fixture(scope="module")
-def own() -> Iterator[Api]:
-    """An API client on an emulator of this module's own."""
-    with EmulatorHandle.start(entries=ENTRIES) as emulator:
-        client = Api(emulator, emulator.token())
-        yield client
-        client.session.close()
 
 
 def _visible(api: Api, query: dict[str, Any]) -> list[dict[str, Any]]:

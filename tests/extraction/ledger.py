@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+from airflow.providers.common.compat.sdk import ObjectStoragePath
+
 from airflow_provider_bc.client.client import BusinessCentralClient
+from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.faults.conftest import emulator_settings
 
@@ -54,3 +59,53 @@ def ndjson_rows(run_folder: Path, manifest: dict[str, Any]) -> list[dict[str, An
 
 def run_folders(root: Path, company_id: str, entity_set: str = "itemLedgerEntries") -> list[Path]:
     return sorted(p for p in (root / entity_set / f"company={company_id}").iterdir() if p.is_dir())
+
+
+class WatchedPages:
+    """Client factory for ``emulator`` whose clients call ``on_read(n)`` once the extraction's streams
+    have read ``n`` pages (all together, ``n = 0`` as a stream starts reading): to strike mid-run."""
+
+    def __init__(self, emulator: EmulatorHandle, on_read: Callable[[int], None], **overrides: Any) -> None:
+        self.on_read, self.read = on_read, 0
+        self.settings = settings_for(emulator, **overrides)
+
+    def __call__(self) -> BusinessCentralClient:
+        client = BusinessCentralClient(self.settings)
+        iter_pages = client.iter_pages
+
+        def watched(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            self.on_read(self.read)
+            for page in iter_pages(*args, **kwargs):
+                self.read += 1
+                self.on_read(self.read)
+                yield page
+
+        client.iter_pages = watched  # type: ignore[method-assign]
+        return client
+
+
+def drop_after(emulator: EmulatorHandle, pages: int) -> WatchedPages:
+    """Clients whose page requests the emulator drops once ``pages`` pages were read (by all streams
+    together): the run fails mid-way, past its retry budget of 1."""
+
+    def drop(read: int) -> None:
+        if read == pages:
+            emulator.add_fault("drop", count=1_000, path_contains="itemLedgerEntries")
+
+    return WatchedPages(emulator, drop, max_retries=1)
+
+
+def ledger_spec(emulator: EmulatorHandle, run_name: str, **options: Any) -> ExtractionSpec:
+    """An extraction of the item ledger of ``emulator``'s default company."""
+    return ExtractionSpec(
+        entity_set="itemLedgerEntries", company_id=emulator.default_company_id, run_name=run_name, **options
+    )
+
+
+def interrupted(emulator: EmulatorHandle, root: Path, spec: ExtractionSpec, pages: int) -> ObjectStoragePath:
+    """Run ``spec`` into ``root`` while the emulator drops every page request once ``pages`` pages were
+    read: the run fails mid-way (a checkpoint, no manifest). The destination, for the run's retry."""
+    destination = ObjectStoragePath(root.as_uri())
+    with pytest.raises(BusinessCentralError):
+        Extraction(spec, destination, drop_after(emulator, pages)).run()
+    return destination

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,12 +36,12 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.extraction.conftest import BUCKET
 from tests.extraction.ledger import clients_for, current_entries
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX")
 
 ROOT = Path(__file__).resolve().parents[2]
-BUCKET = "crash-lake"
 SEED = 3_000
 PAGE_SIZE = 200
 ROWS_PER_FILE = 400
@@ -71,27 +70,6 @@ KILL_POINTS = (
 def seed_ids(ledger_emulator: EmulatorHandle) -> list[str]:
     """The ids of the entries the query reads (the seed: nothing in this module changes them)."""
     return [i for i, row in current_entries(ledger_emulator).items() if row["entryNumber"] <= SEED]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server on a free loopback port, with an empty bucket (as ``test_extraction_s3.py``)."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.extraction.cursors import CursorOptions
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.extraction.ledger import ENTRIES, clients_for, current_entries, ndjson_rows, settings_for
+from tests.extraction.ledger import ENTRIES, clients_for, current_entries, interrupted, ledger_spec, ndjson_rows
 
 
 def extract(
@@ -128,42 +125,12 @@ def test_restate_days_picks_up_a_cost_adjustment_that_last_modified_misses(
     assert caught["cursor"]["restate_from"] == (today - dt.timedelta(days=3)).isoformat()
 
 
-class DropAfter:
-    """Client factory whose clients make the emulator drop every page request once ``pages`` pages
-    were read (by all streams together): the run fails mid-way, past its retry budget."""
-
-    def __init__(self, emulator: EmulatorHandle, pages: int) -> None:
-        self.emulator, self.pages, self.read = emulator, pages, 0
-        self.settings = settings_for(emulator, max_retries=1)
-
-    def __call__(self) -> BusinessCentralClient:
-        client = BusinessCentralClient(self.settings)
-        iter_pages = client.iter_pages
-
-        def counting(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            for page in iter_pages(*args, **kwargs):
-                self.read += 1
-                if self.read == self.pages:
-                    self.emulator.add_fault("drop", count=1_000, path_contains="itemLedgerEntries")
-                yield page
-
-        client.iter_pages = counting  # type: ignore[method-assign]
-        return client
-
-
 def test_a_run_that_fails_mid_way_resumes_and_holds_every_row_once(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    spec = ExtractionSpec(
-        entity_set="itemLedgerEntries",
-        company_id=emulator.default_company_id,
-        run_name="resumed",
-        filter="entryNumber le 3000",  # the seed: 10 partitions of one full page each
-        page_size=300,
-        rows_per_file=300,
-        max_streams=1,
+    # the seed: 10 partitions of one full page each
+    spec = ledger_spec(
+        emulator, "resumed", filter="entryNumber le 3000", page_size=300, rows_per_file=300, max_streams=1
     )
-    destination = ObjectStoragePath(tmp_path.as_uri())
-    with pytest.raises(BusinessCentralError):
-        Extraction(spec, destination, DropAfter(emulator, pages=3)).run()
+    destination = interrupted(emulator, tmp_path, spec, pages=3)
     folder = tmp_path / "itemLedgerEntries" / f"company={emulator.default_company_id}" / "resumed"
     checkpoint = json.loads((folder / "_checkpoint.json").read_text())
     assert not (folder / "_manifest.json").exists()

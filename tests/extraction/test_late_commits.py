@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,10 @@ import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.extraction.cursors import CursorOptions, time_order_key
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.extraction.ledger import clients_for, current_entries, ndjson_rows
-from tests.extraction.test_extraction_runs import DropAfter
+from tests.extraction.ledger import WatchedPages, clients_for, current_entries, interrupted, ledger_spec, ndjson_rows
 from tests.readme_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
@@ -138,18 +136,9 @@ def test_a_resumed_run_that_another_run_overtook_plans_again_from_the_newer_one(
     lake.run("base", start=2_000, now=clock(20 * MINUTES))
     appended = [emulator.insert_entry(description=f"appended {i}") for i in range(700)]
 
-    spec = ExtractionSpec(
-        entity_set="itemLedgerEntries",
-        company_id=emulator.default_company_id,
-        run_name="killed",
-        cursor=CursorOptions(kind="entry_number"),
-        page_size=300,
-        rows_per_file=300,
-        max_streams=1,
-    )
-    destination = ObjectStoragePath(tmp_path.as_uri())
-    with pytest.raises(BusinessCentralError):
-        Extraction(spec, destination, DropAfter(emulator, pages=2)).run()
+    options = {"page_size": 300, "rows_per_file": 300, "max_streams": 1}
+    spec = ledger_spec(emulator, "killed", cursor=CursorOptions(kind="entry_number"), **options)
+    destination = interrupted(emulator, tmp_path, spec, pages=2)
     emulator.reset()
     overtaking = lake.run("overtaking", now=clock(20 * MINUTES))
     assert overtaking["rows"] >= len(appended)
@@ -192,33 +181,24 @@ def test_the_readme_consumer_reads_every_entry_once_in_its_newest_version(
     assert read[short["id"]]["description"] == changed["description"] and long["id"] in read
 
 
-class RevokeAfterPlanning:
-    """Clients of the emulator whose tokens are revoked once the run has planned (with them) and
-    starts reading pages: the streams still hold the revoked token in MSAL's cache."""
+def revoked_after_planning(emulator: EmulatorHandle) -> WatchedPages:
+    """Clients whose tokens are revoked once the run has planned (with them) and starts reading
+    pages: the streams still hold the revoked token in MSAL's cache."""
 
-    def __init__(self, emulator: EmulatorHandle) -> None:
-        self.emulator, self.revoked = emulator, False
-        self.new_client = clients_for(emulator)
+    revoked: list[str] = []
 
-    def __call__(self) -> BusinessCentralClient:
-        client = self.new_client()
-        iter_pages = client.iter_pages
+    def revoke(_: int) -> None:
+        if not revoked:
+            revoked.append(emulator.revoke_tokens())
 
-        def revoking(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            if not self.revoked:
-                self.revoked = True
-                self.emulator.revoke_tokens()
-            yield from iter_pages(*args, **kwargs)
-
-        client.iter_pages = revoking  # type: ignore[method-assign]
-        return client
+    return WatchedPages(emulator, revoke)
 
 
 FAULTS: dict[str, Callable[[EmulatorHandle], Callable[[], BusinessCentralClient] | None]] = {
     "drops": lambda e: e.add_fault("drop", count=2, route="itemLedgerEntries"),
     "429 storm with Retry-After": lambda e: e.add_fault(429, count=4, route="itemLedgerEntries", retry_after=1),
     "503 burst": lambda e: e.add_fault(503, count=3, route="itemLedgerEntries"),
-    "token revoked mid-run": RevokeAfterPlanning,
+    "token revoked mid-run": revoked_after_planning,
 }
 #: what the emulator answered where the fault struck (a revoked token: 401, then a new token)
 STRUCK = {"drops": None, "429 storm with Retry-After": 429, "503 burst": 503, "token revoked mid-run": 401}
