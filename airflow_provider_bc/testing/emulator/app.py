@@ -25,7 +25,7 @@ from .asgi import (
 from .batch import BatchReply, BatchRunner, read_batch
 from .bc_api import BusinessCentralApi
 from .control import control_reply
-from .entra import EntraError, entra_error_reply
+from .entra_errors import EntraError, entra_error_reply
 from .errors import ApiError, bc_headers, error_reply, no_resource
 from .faults import CUT, DROP, REAL_ANSWER_KINDS, SLOW_BODY, STALL, Fault
 from .routes import BATCH, CONTROL_PREFIX, ENTRA_ROUTES, Route, resolve

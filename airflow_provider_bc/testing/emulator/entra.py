@@ -1,91 +1,29 @@
-"""The Microsoft Entra ID stand-in: OpenID discovery, client-credentials tokens, token validation and revocation."""
+"""The Microsoft Entra ID stand-in's directory: one tenant's client applications and their credentials
+(secrets, certificates, federated credentials), the host's managed identities, Business Central
+on-premises users; OpenID discovery and the client-credentials token endpoint. Assertions are checked
+in :mod:`.assertions`, tokens issued and checked in :mod:`.tokens`."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import math
 import secrets
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jwt
-
-from .asgi import Reply, json_reply
-from .errors import ApiError
+from .assertions import check_assertion, public_key, thumbprint
+from .entra_errors import EntraError
+from .on_premises import basic_user
 from .settings import RuntimeConfig
-
-BC_RESOURCE = "https://api.businesscentral.dynamics.com"
-ISSUED_LIMIT = 10_000
-JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-#: the audience Entra requires in a federated (workload identity) token
-FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
-
-
-def _thumbprint(certificate_pem: str) -> str:
-    """The certificate's SHA-256 thumbprint as a JWT's ``x5t#S256`` header carries it (base64url)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    digest = x509.load_pem_x509_certificate(certificate_pem.encode()).fingerprint(hashes.SHA256())
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _presented_thumbprint(header: dict[str, Any]) -> str:
-    """The ``x5t#S256`` header as :func:`_thumbprint` spells it (MSAL pads it; the RFC does not)."""
-    value = str(header.get("x5t#S256", ""))
-    return value.replace("+", "-").replace("/", "_").rstrip("=")
-
-
-def _public_key(pem: str) -> Any:
-    """The public key of a PEM certificate or a PEM public key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    if "BEGIN CERTIFICATE" in pem:
-        return x509.load_pem_x509_certificate(pem.encode()).public_key()
-    return serialization.load_pem_public_key(pem.encode())
-
-
-class EntraError(Exception):
-    """An error answer of the token endpoint, with its AADSTS code."""
-
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.code = code
-        self.description = description
-
-
-def entra_error_reply(error: EntraError, correlation_id: str) -> Reply:
-    """The Entra-shaped JSON error (``error``, ``error_description`` with AADSTS code, ids, time)."""
-    trace_id = str(uuid.uuid4())
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    body = {
-        "error": error.error,
-        "error_description": f"AADSTS{error.code}: {error.description} Trace ID: {trace_id} "
-        f"Correlation ID: {correlation_id} Timestamp: {stamp}",
-        "error_codes": [error.code],
-        "timestamp": stamp,
-        "trace_id": trace_id,
-        "correlation_id": correlation_id,
-        "error_uri": f"https://login.microsoftonline.com/error?code={error.code}",
-    }
-    return json_reply(error.status, body, {"Cache-Control": "no-store"})
+from .tokens import BC_RESOURCE, Tokens
 
 
 class Directory:
     """One Entra tenant with its registered client applications; issues and checks access tokens.
 
-    Each client's tokens are signed with a key derived from the tenant's signing key, the client id and
-    the client's key *generation*; :meth:`revoke` starts a new generation and refuses tokens of older ones.
     ``on_change`` is called with :meth:`snapshot` whenever applications or revocations change, so a
     restarted emulator can :meth:`restore` them and keep accepting the tokens it issued before.
     """
@@ -115,18 +53,18 @@ class Directory:
         self.web_service_users: dict[str, str] = {}
         #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
         self.identity_header = secrets.token_urlsafe(24)
-        self.issued: deque[str] = deque(maxlen=ISSUED_LIMIT)  # so tests can look for leaked tokens
-        self.generations: dict[str, int] = {}  # client id: generation of the key signing its new tokens
-        self.valid_from: dict[str, int] = {}  # client id: oldest generation not revoked (absent: 0)
-        self._key = secrets.token_bytes(32)
+        self.tokens = Tokens(tenant_id, base_url)
+
+    @property
+    def issued(self) -> deque[str]:
+        """The access tokens issued (the most recent 10,000), so tests can look for leaked tokens."""
+        return self.tokens.issued
 
     def snapshot(self) -> dict[str, Any]:
         """Applications, signing key and revocations as JSON-ready data (holds secrets)."""
         return {
-            "signing_key": self._key.hex(),
+            **self.tokens.snapshot(),
             "apps": dict(self.apps),
-            "generations": dict(self.generations),
-            "valid_from": dict(self.valid_from),
             "certificates": {k: list(v) for k, v in self.certificates.items()},
             "federated": {k: [dict(c) for c in v] for k, v in self.federated.items()},
             "web_service_users": dict(self.web_service_users),
@@ -134,10 +72,8 @@ class Directory:
 
     def restore(self, data: dict[str, Any]) -> None:
         """Take over what :meth:`snapshot` returned (of this or an earlier emulator process)."""
-        self._key = bytes.fromhex(data["signing_key"])
+        self.tokens.restore(data)
         self.apps = {str(k): str(v) for k, v in data["apps"].items()}
-        self.generations = {str(k): int(v) for k, v in data.get("generations", {}).items()}
-        self.valid_from = {str(k): int(v) for k, v in data.get("valid_from", {}).items()}
         self.certificates = {str(k): [str(c) for c in v] for k, v in data.get("certificates", {}).items()}
         self.federated = {str(k): [dict(c) for c in v] for k, v in data.get("federated", {}).items()}
         self.web_service_users = {str(k): str(v) for k, v in data.get("web_service_users", {}).items()}
@@ -155,7 +91,7 @@ class Directory:
         client_secret = client_secret or f"{secrets.token_urlsafe(6)}~{secrets.token_urlsafe(27)}"
         if certificate is not None:
             try:
-                _thumbprint(certificate)
+                thumbprint(certificate)
             except ValueError:
                 raise ValueError("certificate must be a PEM certificate (-----BEGIN CERTIFICATE-----)") from None
             self.certificates.setdefault(client_id, []).append(certificate)
@@ -169,7 +105,7 @@ class Directory:
         if client_id not in self.apps:
             raise LookupError(f"no client application with id {client_id}")
         try:
-            _public_key(issuer_key)
+            public_key(issuer_key)
         except ValueError:
             raise ValueError("issuer_key must be a PEM public key or certificate") from None
         record = {"issuer": issuer, "subject": subject, "issuer_key": issuer_key}
@@ -195,18 +131,13 @@ class Directory:
         """Refuse every token issued to ``client_id`` so far; tokens issued from now on are accepted."""
         if client_id not in self.apps:
             raise LookupError(f"no client application with id {client_id}")
-        generation = self.generations.get(client_id, 0) + 1
-        self.generations[client_id] = self.valid_from[client_id] = generation
+        self.tokens.revoke(client_id)
         self._changed()
 
     def lift_revocations(self) -> None:
         """Accept again every unexpired token issued to any client (revoked ones included)."""
-        if self.valid_from:
-            self.valid_from.clear()
+        if self.tokens.lift_revocations():
             self._changed()
-
-    def _signing_key(self, client_id: str, generation: int) -> bytes:
-        return hmac.new(self._key, f"{client_id}\n{generation}".encode(), hashlib.sha256).digest()
 
     def knows(self, tenant: str) -> bool:
         """Whether ``tenant`` (GUID or domain, any case) names this tenant."""
@@ -267,7 +198,13 @@ class Directory:
                 "your authentication request to the wrong tenant.",
             )
         if form.get("client_assertion"):
-            self._check_assertion(client_id, form)
+            check_assertion(
+                client_id,
+                form,
+                token_endpoint=f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token",
+                certificates=self.certificates.get(client_id, []),
+                federated=self.federated.get(client_id, []),
+            )
         elif not form.get("client_secret"):
             raise EntraError(
                 401,
@@ -297,89 +234,8 @@ class Directory:
             "token_type": "Bearer",
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
-            "access_token": self._token(client_id, scope.strip().removesuffix("/.default"), lifetime),
+            "access_token": self.tokens.issue(client_id, scope.strip().removesuffix("/.default"), lifetime),
         }
-
-    def _check_assertion(self, client_id: str, form: dict[str, str]) -> None:
-        """Accept the client assertion of ``client_id``: a JWT signed with a registered certificate
-        (``x5t#S256`` header; ``aud`` the token endpoint, ``iss`` = ``sub`` = the client id), or a
-        federated token matching a federated credential (issuer, subject, ``api://AzureADTokenExchange``)."""
-        if form.get("client_assertion_type") != JWT_BEARER:
-            raise EntraError(
-                400, "invalid_request", 50027, f"client_assertion_type must be '{JWT_BEARER}' with a client_assertion."
-            )
-        assertion = form["client_assertion"]
-        try:
-            header = jwt.get_unverified_header(assertion)
-            claims = jwt.decode(assertion, options={"verify_signature": False})
-        except jwt.InvalidTokenError:
-            raise EntraError(401, "invalid_client", 50027, "JWT token is invalid or malformed.") from None
-        if "x5t#S256" in header:
-            self._check_certificate_assertion(client_id, assertion, header)
-        else:
-            self._check_federated_assertion(client_id, assertion, claims)
-
-    def _verify(self, assertion: str, key: Any, audience: str, algorithms: list[str]) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                assertion, key, algorithms=algorithms, audience=audience, options={"require": ["exp", "aud", "iss"]}
-            )
-        except jwt.ExpiredSignatureError:
-            raise EntraError(
-                401,
-                "invalid_client",
-                700024,
-                f"Client assertion is not within its valid time range. Current time: "
-                f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S.%fZ}.",
-            ) from None
-        except jwt.InvalidAudienceError:
-            raise EntraError(
-                401, "invalid_client", 700212, f"The client assertion's audience claim must be '{audience}'."
-            ) from None
-        except jwt.InvalidSignatureError:
-            raise EntraError(
-                401, "invalid_client", 7000274, "Client assertion contains an invalid signature."
-            ) from None
-        except jwt.InvalidTokenError as exc:
-            raise EntraError(401, "invalid_client", 50027, f"JWT token is invalid or malformed: {exc}.") from None
-        return claims
-
-    def _check_certificate_assertion(self, client_id: str, assertion: str, header: dict[str, Any]) -> None:
-        presented = _presented_thumbprint(header)
-        registered = {_thumbprint(pem): pem for pem in self.certificates.get(client_id, [])}
-        if presented not in registered:
-            raise EntraError(
-                401,
-                "invalid_client",
-                700027,
-                "The certificate with identifier used to sign the client assertion is not registered on "
-                f"application. [Reason - The key was not found., Thumbprint of key used by client: '{presented}', "
-                f"Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys "
-                f"for app Id '{client_id}'.]",
-            )
-        audience = f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token"
-        claims = self._verify(assertion, _public_key(registered[presented]), audience, ["PS256", "RS256"])
-        if claims.get("iss") != client_id or claims.get("sub") != client_id:
-            raise EntraError(
-                401,
-                "invalid_client",
-                700023,
-                f"Client assertion issuer and subject must be the client id '{client_id}'.",
-            )
-
-    def _check_federated_assertion(self, client_id: str, assertion: str, claims: dict[str, Any]) -> None:
-        issuer, subject, audience = claims.get("iss"), claims.get("sub"), claims.get("aud")
-        for record in self.federated.get(client_id, []):
-            if record["issuer"] == issuer and record["subject"] == subject:
-                self._verify(assertion, _public_key(record["issuer_key"]), FEDERATED_AUDIENCE, ["RS256", "ES256"])
-                return
-        raise EntraError(
-            400,
-            "invalid_request",
-            70021,
-            "No matching federated identity record found for presented assertion. "
-            f"Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'.",
-        )
 
     def add_web_service_user(self, user: str | None = None, access_key: str | None = None) -> tuple[str, str]:
         """Create (or re-key) a Business Central on-premises user with a web service access key (BC
@@ -415,31 +271,7 @@ class Directory:
 
     def access_token(self, client_id: str, audience: str, lifetime: int) -> str:
         """A new access token of ``client_id`` for ``audience`` (as for a managed identity)."""
-        return self._token(client_id, audience, lifetime)
-
-    def _token(self, client_id: str, audience: str, lifetime: int) -> str:
-        now = time.time()
-        object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.tenant_id}/{client_id}"))
-        claims = {
-            "aud": audience,
-            "iss": f"https://sts.windows.net/{self.tenant_id}/",
-            "iat": int(now),
-            "nbf": int(now),
-            "exp": math.ceil(now + lifetime),  # whole seconds, never shorter than the lifetime
-            "appid": client_id,
-            "appidacr": "1",
-            "idtyp": "app",
-            "oid": object_id,
-            "sub": object_id,
-            "roles": ["API.ReadWrite.All"],
-            "tid": self.tenant_id,
-            "ver": "1.0",
-            "jti": str(uuid.uuid4()),
-        }
-        key = self._signing_key(client_id, self.generations.get(client_id, 0))
-        token = jwt.encode(claims, key, algorithm="HS256")
-        self.issued.append(token)
-        return token
+        return self.tokens.issue(client_id, audience, lifetime)
 
     def authenticate(self, authorization: str | None, url_tenant: str | None, *, on_premises: bool = False) -> str:
         """The client id (principal) of a valid BC bearer token, else a 401 :class:`ApiError`. On an
@@ -449,80 +281,6 @@ class Directory:
         if on_premises:
             audiences = [a.strip() for a in self.config.on_premises_valid_audiences.split(";") if a.strip()]
             if not audiences or not (authorization or "").lower().startswith("bearer "):
-                return self._authenticate_basic(authorization)
-            return self._authenticate_bearer(authorization, None, audiences)
-        return self._authenticate_bearer(authorization, url_tenant, [BC_RESOURCE])
-
-    def _authenticate_bearer(self, authorization: str | None, url_tenant: str | None, audiences: list[str]) -> str:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise self._unauthorized(None)
-        token = token.strip()
-        try:
-            client_id = jwt.decode(token, options={"verify_signature": False}).get("appid")
-        except jwt.InvalidTokenError:
-            raise self._unauthorized("The token is invalid") from None
-        if not isinstance(client_id, str) or (generation := self._generation_of(token, client_id)) is None:
-            raise self._unauthorized("The token is invalid")
-        try:
-            claims = jwt.decode(
-                token,
-                self._signing_key(client_id, generation),
-                algorithms=["HS256"],
-                audience=audiences,
-                options={"require": ["exp", "iat", "aud", "tid", "appid"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise self._unauthorized("The token is expired") from None
-        except jwt.InvalidAudienceError:
-            raise self._unauthorized("The audience is invalid") from None
-        except jwt.InvalidTokenError:
-            raise self._unauthorized("The token is invalid") from None
-        if generation < self.valid_from.get(client_id, 0):
-            raise self._unauthorized("The token is revoked")
-        if claims["tid"] != self.tenant_id or (url_tenant is not None and not self.knows(url_tenant)):
-            raise self._unauthorized("The token was issued for another tenant")
-        principal: str = claims["appid"]
-        return principal
-
-    def _authenticate_basic(self, authorization: str | None) -> str:
-        scheme, _, encoded = (authorization or "").partition(" ")
-        try:
-            user, _, key = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except ValueError:  # binascii.Error and UnicodeDecodeError included
-            user = key = ""
-        known = self.web_service_users.get(user)
-        if scheme.lower() != "basic" or known is None or not hmac.compare_digest(key.encode(), known.encode()):
-            # Business Central on-premises (NavUserPassword): a Basic challenge, no OData error details
-            raise ApiError(
-                401,
-                "Unauthorized",
-                "The server has rejected the client credentials.",
-                {"WWW-Authenticate": 'Basic realm=""'},
-            )
-        return user
-
-    def _generation_of(self, token: str, client_id: str) -> int | None:
-        """The key generation of ``client_id`` whose key signed ``token``, if any."""
-        for generation in range(self.generations.get(client_id, 0), -1, -1):
-            try:
-                jwt.PyJWS().decode(token, self._signing_key(client_id, generation), algorithms=["HS256"])
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.InvalidTokenError:
-                return None
-            return generation
-        return None
-
-    def _unauthorized(self, problem: str | None) -> ApiError:
-        challenge = f'Bearer authorization_uri="{self.base_url}/{self.tenant_id}/oauth2/authorize", ' + (
-            f'resource_id="{BC_RESOURCE}"'
-        )
-        if problem:
-            challenge += f', error="invalid_token", error_description="{problem}"'
-        return ApiError(
-            401,
-            "Authentication_InvalidCredentials",
-            "The credentials provided are incorrect",
-            {"WWW-Authenticate": challenge},
-        )
+                return basic_user(authorization, self.web_service_users)
+            return self.tokens.principal(authorization, None, audiences, self.knows)
+        return self.tokens.principal(authorization, url_tenant, [BC_RESOURCE], self.knows)

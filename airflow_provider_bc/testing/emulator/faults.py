@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from .asgi import JSON_TYPE, Reply
-from .entra import EntraError, entra_error_reply
+from .entra_errors import EntraError, entra_error_reply
 from .errors import ApiError, bc_headers, error_reply
 from .routes import ENTRA_ROUTES, ROUTE_NAMES
 
