@@ -44,6 +44,7 @@ NEVER_MODIFIED = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
 #: 5 more for clock skew between Business Central and the worker, and read-replica lag
 DEFAULT_COMMIT_LAG = dt.timedelta(minutes=15)
 #: lines of times in Business Central's form (UTC, ``Z``): as text, they sort by time to the second
+_DIGITS = re.compile(r"[0-9]+")
 _BC_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\n)*")
 
 
@@ -92,7 +93,7 @@ def _start(kind: CursorKind, start: Any) -> Any:
     """``cursor_start`` as the cursor takes it: an entry number (also from templated text) or a time."""
     if start is None or kind != "entry_number":
         return start
-    if isinstance(start, str) and start.strip().isdigit():
+    if isinstance(start, str) and _DIGITS.fullmatch(start.strip()):
         return int(start.strip())
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
         raise BusinessCentralQueryError(
@@ -190,6 +191,18 @@ def plan_window(
     options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, now: dt.datetime
 ) -> Window:
     """The window of this run, from the options and the previous run's manifest of the same series."""
+    try:
+        return _plan_window(options, user_filter, previous, now)
+    except OverflowError:  # a date before year 1 or after 9999
+        raise BusinessCentralQueryError(
+            "commit_lag" if options.commit_lag > dt.timedelta(days=366) else "restate_days",
+            f"reaches a date out of range (commit_lag {options.commit_lag}, restate_days {options.restate_days})",
+        ) from None
+
+
+def _plan_window(
+    options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, now: dt.datetime
+) -> Window:
     base = {"kind": options.kind, "commit_lag_seconds": options.commit_lag.total_seconds()}
     if options.kind == "full":
         return Window((user_filter,), {**base, "settled": None})
@@ -197,7 +210,7 @@ def plan_window(
     if options.kind == "entry_number":
         return _entry_number_window(options, user_filter, previous, base, horizon)
     if options.interval is not None:
-        return _interval_window(options, user_filter, previous, base)
+        return _interval_window(options, user_filter, previous, base, now)
     lower = (
         parse_datetime(options.start, "cursor_start")
         if options.start is not None
@@ -234,27 +247,42 @@ def _entry_number_window(
 
 
 def _interval_window(
-    options: CursorOptions, user_filter: str | None, previous: dict[str, Any] | None, base: dict[str, Any]
+    options: CursorOptions,
+    user_filter: str | None,
+    previous: dict[str, Any] | None,
+    base: dict[str, Any],
+    now: dt.datetime,
 ) -> Window:
+    """``[start − commit_lag, end)``; from the previous run's settled time instead when intervals were
+    skipped since it (a paused DAG, ``catchup=False``), so no row between them goes unread."""
     assert options.interval is not None
     start, end = (parse_datetime(value, "data interval") for value in options.interval)
+    if not start < end:
+        raise BusinessCentralQueryError(
+            "use_data_interval",
+            f"the data interval [{iso(start)}, {iso(end)}) is empty: use a timetable with data intervals "
+            "(Airflow 3's cron schedules have none unless create_cron_data_intervals is set) or no data interval",
+        )
+    if end > now:
+        raise BusinessCentralQueryError(
+            "use_data_interval", f"the data interval ends at {iso(end)}, after now ({iso(now)}): it has not ended"
+        )
+    previous_to = (previous or {}).get("cursor", {}).get("to")
+    behind = previous is not None and isinstance(previous_to, str) and parse_datetime(previous_to, "to") < start
+    settled = settled_of(previous) if behind and previous else None
+    lower = parse_datetime(settled, "settled") if settled else start - options.commit_lag
     restate = _restate(options, user_filter, True)
     main = all_of(
-        [
-            user_filter or "",
-            clause(LAST_MODIFIED, "ge", start - options.commit_lag),
-            clause(LAST_MODIFIED, "lt", end),
-            restate.before,
-        ]
+        [user_filter or "", clause(LAST_MODIFIED, "ge", lower), clause(LAST_MODIFIED, "lt", end), restate.before]
     )
     passes = [main]
     never_modified = previous is None  # the first run of the series takes the rows no interval holds
     if never_modified:
         passes.append(all_of([user_filter or "", clause(LAST_MODIFIED, "eq", NEVER_MODIFIED), restate.before]))
-    adjoining = previous is not None and (previous.get("cursor") or {}).get("to") == iso(start)
+    adjoining = previous is not None and isinstance(previous_to, str) and parse_datetime(previous_to, "to") <= start
     cursor = {
         **base,
-        "from": iso(start - options.commit_lag),
+        "from": iso(lower),
         "to": iso(end),
         "settled": iso(end - options.commit_lag),
         "never_modified_included": never_modified,

@@ -70,6 +70,7 @@ PERMANENT_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, I
 #: the same told by errno alone: a read-only file system, a name too long
 PERMANENT_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG})
 MAX_STREAMS = 5  # Business Central runs 5 requests of a principal at once and queues the rest
+MAX_PAGE_SIZE = 20_000  # Business Central's largest page
 #: partitions per stream: a stream that finishes a sparse key range early takes the next one
 PARTITIONS_PER_STREAM = 4
 
@@ -121,6 +122,8 @@ class ExtractionSpec:
             raise BusinessCentralQueryError("max_streams", f"must be 1 to {MAX_STREAMS}, got {self.max_streams!r}")
         if not isinstance(self.rows_per_file, int) or self.rows_per_file < 1:
             raise BusinessCentralQueryError("rows_per_file", f"must be a positive number, got {self.rows_per_file!r}")
+        if type(self.page_size) is not int or not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise BusinessCentralQueryError("page_size", f"must be 1 to {MAX_PAGE_SIZE:,}, got {self.page_size!r}")
 
     @property
     def query(self) -> dict[str, Any]:
@@ -235,13 +238,12 @@ class Extraction:
     ) -> list[str | None]:
         """The pass cut into entry-number ranges: more ranges than streams (a stream done early with a
         sparse range takes another), and no more than one per page."""
-        if count == 0:
-            return []
         if not partitioned:
-            return [pass_filter]
+            return [pass_filter]  # read whatever $count said: it is for progress, never for correctness
         if span is None:
             return []
-        parts = max(1, min(self.spec.max_streams * PARTITIONS_PER_STREAM, math.ceil(count / self.spec.page_size)))
+        pages = math.ceil(max(count, 1) / self.spec.page_size)
+        parts = max(1, min(self.spec.max_streams * PARTITIONS_PER_STREAM, pages))
         return list(range_filters(*span, parts, pass_filter))
 
     # ----- reading -----
@@ -383,29 +385,29 @@ class Extraction:
             raise BusinessCentralDestinationError(
                 f"{self.folder}: {type(error).__name__}: {error}", transient=not permanent
             ) from error
+        finally:
+            for client in self._clients:
+                client.close()
 
     def _run(self) -> dict[str, Any]:
         done = read_manifest(self.folder)
         if done is not None:
+            self._check_own(done.get("series"), "a run")
             log.info("Run %s is complete already (%s); nothing to do", self.spec.run_name, self.folder)
             return done
         planner = self._client()
         progress = Progress(planner.governor)
-        try:
-            manifests = series_manifests(self.company, self.source, exclude=self.folder.name)
-            previous = previous_manifest(manifests, self.series)
-            checkpoint = self._resumable(Checkpoint.load(self.folder), previous)
-            if checkpoint is None:
-                for part in self.folder.glob("part-*"):  # of a plan that is not carried on
-                    part.unlink()
-                checkpoint = self._plan(planner, previous)
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._save(checkpoint)
-            progress.total = checkpoint.plan["total"]
-            self._read(checkpoint, progress)
-        finally:
-            for client in self._clients:
-                client.close()
+        manifests = series_manifests(self.company, self.source, exclude=self.folder.name)
+        previous = previous_manifest(manifests, self.series)
+        checkpoint = self._resumable(Checkpoint.load(self.folder), previous, manifests)
+        if checkpoint is None:
+            for part in self.folder.glob("part-*"):  # of a plan that is not carried on
+                part.unlink()
+            checkpoint = self._plan(planner, previous)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._save(checkpoint)
+        progress.total = checkpoint.plan["total"]
+        self._read(checkpoint, progress)
         progress.log()
         manifest = self._manifest(checkpoint)
         write_manifest(self.folder, manifest)
@@ -419,26 +421,42 @@ class Extraction:
         )
         return manifest
 
-    def _resumable(self, checkpoint: Checkpoint | None, previous: dict[str, Any] | None) -> Checkpoint | None:
-        """``checkpoint`` if this run can go on from it: same series, and (for a watermark series) still
-        continuing from the newest run; otherwise ``None`` (the run starts over)."""
+    def _check_own(self, series: object, what: str) -> None:
+        """Refuse a run folder holding ``what`` of another extraction (another query or source): its files
+        are never taken for this run's nor removed."""
+        if series != self.series:
+            raise BusinessCentralDestinationError(
+                f"{self.folder} holds {what} of another extraction (series {series}, this one {self.series}): "
+                "give this task its own run_name (e.g. with its task id) or destination; if it is this task's "
+                "own run from before its query changed, move the folder away",
+                transient=False,
+            )
+
+    def _resumable(
+        self, checkpoint: Checkpoint | None, previous: dict[str, Any] | None, manifests: list[dict[str, Any]]
+    ) -> Checkpoint | None:
+        """``checkpoint`` if this run can go on from it; ``None`` (the run starts over) if another run of
+        the series committed since it was planned and the plan depends on that: a watermark series that
+        must continue from the newest run, or a restate pass whose amounts that run holds newer."""
         if checkpoint is None:
             return None
-        plan = checkpoint.plan
+        self._check_own(checkpoint.plan["series"], "the checkpoint of a run")
         newest = previous["run"] if previous else None
-        if plan.get("series") != self.series:
-            log.warning("The checkpoint in %s is of another extraction; starting this one over", self.folder)
-        elif self._continues() and plan.get("based_on") != newest:
-            log.warning(
-                "Run %s was planned after %s, but %s has committed since: planning again from it",
-                self.spec.run_name,
-                plan.get("based_on"),
-                newest,
-            )
+        started = parse_datetime(checkpoint.started, "started")
+        overtaken = [
+            m["run"]
+            for m in manifests
+            if m["series"] == self.series and parse_datetime(m["finished"], "finished") > started
+        ]
+        if self._continues() and checkpoint.plan.get("based_on") != newest:
+            why = f"was planned after {checkpoint.plan.get('based_on')}, but {newest} has committed since"
+        elif checkpoint.plan["window"].get("restate") and overtaken:
+            why = f"restates recent entries, and {', '.join(overtaken)} committed newer amounts since it was planned"
         else:
             finished = sum(len(s.files) for s in checkpoint.streams)
             log.info("Resuming run %s from its checkpoint: %d files complete", self.spec.run_name, finished)
             return checkpoint
+        log.warning("Run %s %s: planning it again", self.spec.run_name, why)
         return None
 
     def _continues(self) -> bool:

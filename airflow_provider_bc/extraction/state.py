@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.cursors import parse_datetime, settled_of, time_order_key
 from airflow_provider_bc.extraction.files import WrittenFile
+from airflow_provider_bc.extraction.shapes import checkpoint_problem, manifest_problem
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -136,6 +137,8 @@ class Checkpoint:
             data = _read_json(path)
             if data is None:
                 return None
+            if problem := checkpoint_problem(data):
+                raise ValueError(problem)
             return cls(data["plan"], [StreamState.from_dict(s) for s in data["streams"]], data["started"])
         except (BusinessCentralDestinationError, KeyError, TypeError, ValueError) as error:
             log.warning("The checkpoint %s cannot be read (%s): this run starts over", path, error)
@@ -143,8 +146,13 @@ class Checkpoint:
 
 
 def read_manifest(run_folder: ObjectStoragePath) -> dict[str, Any] | None:
-    """The manifest of a run folder, or ``None`` while the run is not complete."""
-    return _read_json(run_folder / MANIFEST)
+    """The manifest of a run folder, or ``None`` while the run is not complete; one that is not what a
+    run writes raises :func:`unreadable`."""
+    path = run_folder / MANIFEST
+    manifest = _read_json(path)
+    if manifest is not None and (problem := manifest_problem(manifest)):
+        raise unreadable(path, problem)
+    return manifest
 
 
 def write_manifest(run_folder: ObjectStoragePath, manifest: dict[str, Any]) -> None:
@@ -171,7 +179,7 @@ def series_manifests(folder: ObjectStoragePath, source: dict[str, Any], *, exclu
         manifest = read_manifest(run_folder)
         if manifest is None:
             continue
-        theirs = manifest.get("source") or {}
+        theirs = manifest["source"]
         differing = [name for name in source if theirs.get(name) != source[name]]
         if differing:
             name = differing[0]

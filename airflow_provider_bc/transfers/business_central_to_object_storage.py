@@ -131,7 +131,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
             raise BusinessCentralQueryError("use_data_interval", "this DAG run has no data interval (a manual run?)")
         cursor = CursorOptions(
             kind=self.cursor,  # type: ignore[arg-type]  # checked by CursorOptions
-            start=self.cursor_start if self.cursor_start not in ("", None) else None,
+            start=self.cursor_start if self.cursor_start not in ("", None, "None") else None,  # "None": rendered
             **({"commit_lag": self.commit_lag} if self.commit_lag is not None else {}),
             interval=interval,
             restate_days=self.restate_days,

@@ -99,8 +99,13 @@ def test_a_data_interval_window_reads_the_previous_open_tail_and_its_first_run_t
     later = plan_window(CursorOptions(kind="last_modified", interval=interval), None, adjoining, NOW)
     assert len(later.passes) == 1 and later.cursor["settled"] == "2024-05-31T23:45:00Z"
     assert later.skip == {("id-2", "2024-05-30T23:50:00Z")}
-    elsewhere = {"cursor": {"to": "2024-01-01T00:00:00Z", "open_rows": [["id-2", "2024-05-30T23:50:00Z"]]}}
-    assert plan_window(CursorOptions(kind="last_modified", interval=interval), None, elsewhere, NOW).skip == set()
+    # a later interval run (a backfill of an earlier one): nothing skipped
+    later_run = {"cursor": {"to": "2024-06-01T06:00:00Z", "open_rows": [["id-2", "2024-05-30T23:50:00Z"]]}}
+    assert plan_window(CursorOptions(kind="last_modified", interval=interval), None, later_run, NOW).skip == set()
+    # intervals skipped since the previous run (a paused DAG): read from where it settled
+    paused = {"cursor": {"to": "2024-05-20T00:00:00Z", "settled": "2024-05-19T23:45:00Z", "open_rows": []}}
+    resumed = plan_window(CursorOptions(kind="last_modified", interval=interval), None, paused, NOW)
+    assert resumed.cursor["from"] == "2024-05-19T23:45:00Z" and "ge 2024-05-19T23:45:00Z" in (resumed.passes[0] or "")
 
 
 @pytest.mark.parametrize(

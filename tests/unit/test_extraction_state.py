@@ -34,8 +34,9 @@ def _finished_at(
 ) -> None:
     folder = company / run
     folder.mkdir(parents=True, exist_ok=True)
-    cursor = {"kind": kind, "settled": settled}
-    write_manifest(folder, {"run": run, "series": series, "finished": finished, "cursor": cursor, "source": source})
+    cursor = {"kind": kind, "settled": settled, "open_rows": []}
+    manifest = {"run": run, "series": series, "finished": finished, "cursor": cursor, "source": source}
+    write_manifest(folder, {**manifest, "files": [], "rows": 0, "schema": {}})
 
 
 def _previous(company: ObjectStoragePath, series: str) -> dict[str, Any] | None:
