@@ -3,7 +3,10 @@ to SIGKILL it there (``tests/extraction/test_crash_safety.py``).
 
 ``python -m tests.extraction.crash_child '<json>'`` (the repo root on ``PYTHONPATH``), the JSON holding:
 
-- ``emulator``: what :func:`tests.faults.conftest.emulator_settings` reads of an emulator handle;
+- ``emulator``: the parent's emulator, ``{"info", "state_dir"}`` of its handle; ``settings``: the
+  clients' settings other than :func:`tests.extraction.ledger.settings_for`'s (optional);
+- ``fault``: a fault of :data:`tests.extraction.ledger.FAULTS` that strikes once the run has planned,
+  as its stream starts reading pages (optional);
 - ``spec``: :class:`ExtractionSpec` keyword arguments; ``destination``: ``{"url", "conn_id"}``;
 - ``point``: where to stop, ``at``: which occurrence (1 = the first):
   ``pages``: after the checkpoint save that makes ``at`` files complete (more partitions to come);
@@ -24,7 +27,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -34,7 +37,8 @@ from airflow_provider_bc.extraction import run as run_module
 from airflow_provider_bc.extraction.files import PartWriter
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.extraction.state import Checkpoint
-from tests.faults.conftest import emulator_settings
+from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.extraction.ledger import clients_for, struck_after_planning
 
 #: how long the child waits for a page read in flight to be answered before it gives up (exit 3)
 FETCH_WAIT = 60.0
@@ -47,11 +51,11 @@ class PageReads:
         self._idle = threading.Condition()
         self._in_flight = 0
 
-    def clients(self, settings: Any) -> Callable[[], BusinessCentralClient]:
-        """A client factory whose clients' ``iter_pages`` count each page's fetch as in flight."""
+    def clients(self, clients: Callable[[], BusinessCentralClient]) -> Callable[[], BusinessCentralClient]:
+        """``clients`` whose ``iter_pages`` count each page's fetch as in flight."""
 
         def new_client() -> BusinessCentralClient:
-            client = BusinessCentralClient(settings)
+            client = clients()
             iter_pages = client.iter_pages
 
             def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -148,11 +152,15 @@ def arm(point: str, at: int, reads: PageReads, marker: str) -> None:
 
 def main(argv: list[str]) -> int:
     job = json.loads(argv[1])
-    settings = emulator_settings(SimpleNamespace(**job["emulator"]), read_timeout=5.0)
+    # the parent's emulator, for its connection details and control API (the parent manages its process)
+    parent = job["emulator"]
+    emulator = EmulatorHandle(None, parent["info"], Path(parent["state_dir"]), owned=False)  # type: ignore[arg-type]
+    settings, fault = job.get("settings", {}), job.get("fault")
+    clients = struck_after_planning(emulator, fault, **settings) if fault else clients_for(emulator, **settings)
     reads = PageReads()
     arm(job["point"], int(job["at"]), reads, job["marker"])
     destination = ObjectStoragePath(job["destination"]["url"], conn_id=job["destination"].get("conn_id"))
-    Extraction(ExtractionSpec(**job["spec"]), destination, reads.clients(settings)).run()
+    Extraction(ExtractionSpec(**job["spec"]), destination, reads.clients(clients)).run()
     print("the run completed without reaching its kill point", file=sys.stderr, flush=True)
     return 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -93,6 +94,43 @@ def drop_after(emulator: EmulatorHandle, pages: int) -> WatchedPages:
             emulator.add_fault("drop", count=1_000, path_contains="itemLedgerEntries")
 
     return WatchedPages(emulator, drop, max_retries=1)
+
+
+def after_planning(emulator: EmulatorHandle, strike: Callable[[], object], **overrides: Any) -> WatchedPages:
+    """Clients for ``emulator`` that call ``strike()`` once, as the run (planned with them) has its first
+    stream start reading pages: a fault that strikes page reads, not the planning's requests."""
+    struck = threading.Lock()
+
+    def once(_: int) -> None:
+        if struck.acquire(blocking=False):  # never released: the first stream to read strikes, alone
+            strike()
+
+    return WatchedPages(emulator, once, **overrides)
+
+
+def revoked_after_planning(emulator: EmulatorHandle, **overrides: Any) -> WatchedPages:
+    """Clients whose tokens are revoked once the run has planned (with them) and starts reading
+    pages: the streams still hold the revoked token in MSAL's cache."""
+    return after_planning(emulator, emulator.revoke_tokens, **overrides)
+
+
+#: a fault during a run: the emulator's faults added now, or the clients to run with (``None``: any)
+FAULTS: dict[str, Callable[[EmulatorHandle], Callable[[], BusinessCentralClient] | None]] = {
+    "drops": lambda e: e.add_fault("drop", count=2, route="itemLedgerEntries"),
+    "429 storm with Retry-After": lambda e: e.add_fault(429, count=4, route="itemLedgerEntries", retry_after=1),
+    "503 burst": lambda e: e.add_fault(503, count=3, route="itemLedgerEntries"),
+    "token revoked mid-run": revoked_after_planning,
+}
+#: what the emulator answered where the fault struck (a revoked token: 401, then a new token)
+STRUCK = {"drops": None, "429 storm with Retry-After": 429, "503 burst": 503, "token revoked mid-run": 401}
+
+
+def struck_after_planning(emulator: EmulatorHandle, fault: str, **overrides: Any) -> WatchedPages:
+    """Clients for a run that ``FAULTS[fault]`` strikes once it has planned, as its first stream starts
+    reading pages (the emulator's faults, added before a run, strike its planning's first requests)."""
+    if FAULTS[fault] is revoked_after_planning:  # strikes after planning already
+        return revoked_after_planning(emulator, **overrides)
+    return after_planning(emulator, lambda: FAULTS[fault](emulator), **overrides)
 
 
 def ledger_spec(emulator: EmulatorHandle, run_name: str, **options: Any) -> ExtractionSpec:

@@ -13,10 +13,16 @@ Where it stands is decided by what the run did, never by time:
 
 The query is the seed (``entryNumber le 3000``) in 4 partitions of 750 entries (one stream, pages of
 200, files of 400 rows): each partition is 4 pages (200, 200, 200, 150) in 2 files, 16 pages in all.
+
+The same under each fault of ``tests.extraction.ledger.FAULTS`` (drops, a 429 storm with Retry-After,
+a 503 burst, a token revoked), at the ``part`` point, in NDJSON, on a local disk: the fault strikes
+both runs as their stream starts reading pages (the killed run's, in the child, once it has planned;
+the re-run's, here), and the re-run still reads only the pages not covered at the kill.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -28,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,7 +44,7 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.extraction.conftest import BUCKET
-from tests.extraction.ledger import clients_for, current_entries
+from tests.extraction.ledger import FAULTS, STRUCK, clients_for, current_entries, struck_after_planning
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="SIGKILL is POSIX")
 
@@ -49,6 +56,8 @@ ROWS_PER_FILE = 400
 FULL_READ_PAGES = 16
 #: how long the child may take to start (imports) and reach its kill point
 REACH_TIMEOUT = 120.0
+#: the clients' retry budget under a fault: one stream's page read alone takes a whole 429 storm
+RETRIES = 4
 
 
 class KillPoint(NamedTuple):
@@ -88,10 +97,9 @@ def destination(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pyt
     return {"url": f"s3://{BUCKET}/{tmp_path.name}", "conn_id": "crash_s3"}
 
 
-def emulator_attributes(emulator: EmulatorHandle) -> dict[str, str]:
-    """What ``emulator_settings`` reads of an emulator handle (the child rebuilds its settings from it)."""
-    names = ("client_id", "client_secret", "tenant_id", "default_company_id", "base_url", "authority", "ca_bundle")
-    return {name: getattr(emulator, name) for name in names}
+def parent_emulator(emulator: EmulatorHandle) -> dict[str, Any]:
+    """What the child attaches to ``emulator`` from: its connection details and state folder."""
+    return {"info": emulator.info, "state_dir": str(emulator.state_dir)}
 
 
 def kill_at(job: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
@@ -148,16 +156,31 @@ def pages_of(files: list[dict[str, Any]]) -> int:
     return sum(math.ceil(f["rows"] / PAGE_SIZE) for f in files)
 
 
-@pytest.mark.parametrize("output_format", ["ndjson", "parquet"])
-@pytest.mark.parametrize("kill", KILL_POINTS, ids=[k.name for k in KILL_POINTS])
-def test_a_run_killed_mid_way_commits_nothing_then_resumes_and_holds_every_entry_once(
+def entry_answers(emulator: EmulatorHandle) -> list[int]:
+    """The statuses the emulator answered on the ``itemLedgerEntries`` route since it was last reset
+    (a dropped request: 0)."""
+    return [r["status"] for r in emulator.recent_requests() if r["route"] == "itemLedgerEntries"]
+
+
+class Answers(NamedTuple):
+    """The statuses answered to the requests for entries of the killed run and of its re-run."""
+
+    killed: list[int]
+    rerun: list[int]
+
+
+def killed_then_rerun(
     emulator: EmulatorHandle,
     tmp_path: Path,
     destination: dict[str, Any],
+    seed_ids: list[str],
     kill: KillPoint,
     output_format: str,
-    seed_ids: list[str],
-) -> None:
+    fault: str | None = None,
+) -> Answers:
+    """Run the query in the child, SIGKILL it at ``kill`` and check what it left; re-run it here and check
+    that it resumed and committed every entry once. ``fault`` (of ``FAULTS``) strikes each run once
+    it has planned, as its stream starts reading pages."""
     spec_args: dict[str, Any] = {
         "entity_set": "itemLedgerEntries",
         "company_id": emulator.default_company_id,
@@ -168,15 +191,17 @@ def test_a_run_killed_mid_way_commits_nothing_then_resumes_and_holds_every_entry
         "rows_per_file": ROWS_PER_FILE,
         "max_streams": 1,
     }
-    job = {"point": kill.name, "at": kill.at, "emulator": emulator_attributes(emulator)}
-    details = kill_at({**job, "spec": spec_args, "destination": destination}, tmp_path)
+    settings = {"max_retries": RETRIES} if fault else {}
+    job = {"point": kill.name, "at": kill.at, "emulator": parent_emulator(emulator), "settings": settings}
+    details = kill_at({**job, "fault": fault, "spec": spec_args, "destination": destination}, tmp_path)
+    killed = entry_answers(emulator)
 
     emulator.reset()  # what it counts from here is the re-run's
     assert emulator.stats()["max_in_flight"] == 0, "a request of the killed run was still being answered"
     extraction = Extraction(
         ExtractionSpec(**spec_args),
         ObjectStoragePath(destination["url"], conn_id=destination["conn_id"]),
-        clients_for(emulator),
+        struck_after_planning(emulator, fault, **settings) if fault else clients_for(emulator),
     )
     folder = fresh(extraction.folder)
 
@@ -201,7 +226,7 @@ def test_a_run_killed_mid_way_commits_nothing_then_resumes_and_holds_every_entry
         assert all(done) and len(complete) == details["files"]
 
     manifest = extraction.run()
-    reads = [r for r in emulator.recent_requests() if r["route"] == "itemLedgerEntries"]
+    rerun = entry_answers(emulator)
 
     # Re-run: committed, every entry once, every file as listed, nothing else in the run folder.
     folder = fresh(folder)
@@ -222,6 +247,40 @@ def test_a_run_killed_mid_way_commits_nothing_then_resumes_and_holds_every_entry
     kept = {f["name"]: f for f in manifest["files"]}
     assert all(kept[f["name"]] == {**f, "stream": kept[f["name"]]["stream"]} for f in complete)
     assert pages_of(manifest["files"]) == FULL_READ_PAGES
-    assert len(reads) == FULL_READ_PAGES - pages_of(complete) == kill.rereads, (
-        f"the re-run made {len(reads)} requests for entries, {FULL_READ_PAGES - pages_of(complete)} pages were left"
+    pages_read = rerun.count(200)
+    assert pages_read == FULL_READ_PAGES - pages_of(complete) == kill.rereads, (
+        f"the re-run read {pages_read} pages of entries, {FULL_READ_PAGES - pages_of(complete)} were left"
     )
+    return Answers(killed, rerun)
+
+
+@pytest.fixture
+def crash(
+    emulator: EmulatorHandle, tmp_path: Path, destination: dict[str, Any], seed_ids: list[str]
+) -> Callable[..., Answers]:
+    """:func:`killed_then_rerun` on this test's emulator, folder and destination: ``(kill, output_format,
+    fault=None)``."""
+    return functools.partial(killed_then_rerun, emulator, tmp_path, destination, seed_ids)
+
+
+@pytest.mark.parametrize("output_format", ["ndjson", "parquet"])
+@pytest.mark.parametrize("kill", KILL_POINTS, ids=[k.name for k in KILL_POINTS])
+def test_a_run_killed_mid_way_commits_nothing_then_resumes_and_holds_every_entry_once(
+    crash: Callable[..., Answers], kill: KillPoint, output_format: str
+) -> None:
+    answers = crash(kill, output_format)
+    assert set(answers.rerun) <= {200}, f"the re-run was answered {Counter(answers.rerun)}"
+
+
+@pytest.mark.parametrize("destination", ["local"], indirect=True)
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_run_killed_under_a_fault_resumes_under_it_and_holds_every_entry_once(
+    crash: Callable[..., Answers], fault: str
+) -> None:
+    (kill,) = (k for k in KILL_POINTS if k.name == "part")  # a torn part and complete files to keep
+    answers = crash(kill, "ndjson", fault)
+    for run, statuses in answers._asdict().items():
+        if STRUCK[fault] is None:  # a dropped request is answered nothing
+            assert statuses.count(200) < len(statuses), f"{fault} did not strike the {run} run: {Counter(statuses)}"
+        else:
+            assert STRUCK[fault] in statuses, f"{fault} did not strike the {run} run: {Counter(statuses)}"

@@ -18,7 +18,15 @@ from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.extraction.cursors import CursorOptions, time_order_key
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.extraction.ledger import WatchedPages, clients_for, current_entries, interrupted, ledger_spec, ndjson_rows
+from tests.extraction.ledger import (
+    FAULTS,
+    STRUCK,
+    clients_for,
+    current_entries,
+    interrupted,
+    ledger_spec,
+    ndjson_rows,
+)
 from tests.readme_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
@@ -179,29 +187,6 @@ def test_the_readme_consumer_reads_every_entry_once_in_its_newest_version(
         i: row["lastModifiedDateTime"] for i, row in current.items()
     }
     assert read[short["id"]]["description"] == changed["description"] and long["id"] in read
-
-
-def revoked_after_planning(emulator: EmulatorHandle) -> WatchedPages:
-    """Clients whose tokens are revoked once the run has planned (with them) and starts reading
-    pages: the streams still hold the revoked token in MSAL's cache."""
-
-    revoked: list[str] = []
-
-    def revoke(_: int) -> None:
-        if not revoked:
-            revoked.append(emulator.revoke_tokens())
-
-    return WatchedPages(emulator, revoke)
-
-
-FAULTS: dict[str, Callable[[EmulatorHandle], Callable[[], BusinessCentralClient] | None]] = {
-    "drops": lambda e: e.add_fault("drop", count=2, route="itemLedgerEntries"),
-    "429 storm with Retry-After": lambda e: e.add_fault(429, count=4, route="itemLedgerEntries", retry_after=1),
-    "503 burst": lambda e: e.add_fault(503, count=3, route="itemLedgerEntries"),
-    "token revoked mid-run": revoked_after_planning,
-}
-#: what the emulator answered where the fault struck (a revoked token: 401, then a new token)
-STRUCK = {"drops": None, "429 storm with Retry-After": 429, "503 burst": 503, "token revoked mid-run": 401}
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
