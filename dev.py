@@ -5,7 +5,8 @@ Each creates ``.venv`` in this folder (if missing or out of date) and installs t
 its test and emulator extras into it; nothing is installed outside the folder.
 
     python3 dev.py demo    run the example DAGs against the bundled Business Central emulator
-    python3 dev.py test    ruff check, ruff format --check, mypy, then the whole pytest suite (Airflow 3),
+    python3 dev.py test    ruff check, ruff format --check, mypy, lint-imports (the layers' contracts in
+                           pyproject.toml), then the whole pytest suite (Airflow 3),
                            then the Airflow 2 tests (below); fails if any step fails
     python3 dev.py test ARGS...
                            the checks, then pytest ARGS (Airflow 3 only), e.g. ``tests/hook -k secret``
@@ -203,6 +204,7 @@ def main() -> None:
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy", "airflow_provider_bc")
+        run(BIN / "lint-imports", "--no-cache")
         run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:])
         if not sys.argv[2:]:
             run_airflow_2_tests([])

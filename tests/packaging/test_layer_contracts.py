@@ -1,0 +1,60 @@
+"""The layers' import contracts (``[tool.importlinter]`` in pyproject.toml, run by ``dev.py test``)
+hold for the package, and each one breaks when an import it forbids is added to a copy of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+LAYERS = "Tasks above the hook and the extraction engine, above the client"
+NO_AIRFLOW = "The client and the extraction engine import nothing from Airflow"
+EMULATOR = "The emulator imports nothing from the provider (the other side of the wire)"
+
+
+def lint_copy(tmp_path: Path, module: str | None = None, line: str = "") -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` over a copy of the package with ``line`` added to ``module`` (a path in it)."""
+    shutil.copytree(
+        REPO / "airflow_provider_bc", tmp_path / "airflow_provider_bc", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    if module is not None:
+        target = tmp_path / "airflow_provider_bc" / module
+        target.write_text(target.read_text() + f"\n{line}\n")
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},  # the copy, not the installed package
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_every_contract_is_kept_by_the_package(tmp_path: Path) -> None:
+    done = lint_copy(tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert all(f"{name} KEPT" in done.stdout for name in (LAYERS, NO_AIRFLOW, EMULATOR))
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("client/odata.py", "import airflow_provider_bc.hooks.business_central", LAYERS),
+        ("hooks/business_central.py", "import airflow_provider_bc.operators.entities", LAYERS),
+        ("extraction/cursors.py", "import airflow_provider_bc.transfers.business_central_to_object_storage", LAYERS),
+        ("client/retry.py", "import airflow.models", NO_AIRFLOW),
+        ("extraction/cursors.py", "from airflow.providers.common.compat.sdk import ObjectStoragePath", NO_AIRFLOW),
+        ("testing/emulator/store.py", "import airflow_provider_bc.client.odata", EMULATOR),
+    ],
+)
+def test_an_import_a_contract_forbids_breaks_it(tmp_path: Path, module: str, line: str, contract: str) -> None:
+    done = lint_copy(tmp_path, module, line)
+    assert done.returncode == 1 and f"{contract} BROKEN" in done.stdout, done.stdout[-3000:]
