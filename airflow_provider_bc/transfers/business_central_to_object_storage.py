@@ -14,7 +14,7 @@ from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_bc.extraction.run import ExtractionSpec
+    from airflow_provider_bc.extraction.spec import ExtractionSpec
 
 
 _DEFAULT_POOL = "default_pool"
@@ -121,7 +121,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
     def _spec(self, context: Context, company_id: str) -> ExtractionSpec:
         from airflow_provider_bc.client.odata import select_fields
         from airflow_provider_bc.extraction.cursors import CursorOptions
-        from airflow_provider_bc.extraction.run import ExtractionSpec
+        from airflow_provider_bc.extraction.spec import ExtractionSpec
 
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         interval = (start, end) if self.use_data_interval and start and end else None

@@ -34,6 +34,7 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.extraction import run as run_module
+from airflow_provider_bc.extraction import streams as streams_module
 from airflow_provider_bc.extraction.files import PartWriter
 from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.extraction.state import Checkpoint
@@ -105,7 +106,7 @@ def flush_part(writer: PartWriter) -> None:
 
 
 def arm(point: str, at: int, reads: PageReads, marker: str) -> None:
-    """Wrap the engine's own function of the kill ``point`` (the names ``run.py`` calls)."""
+    """Wrap the engine's own function of the kill ``point`` (the names ``streams.py`` and ``run.py`` call)."""
     if point == "pages":
         save = Checkpoint.save
         fired = threading.Event()
@@ -120,7 +121,7 @@ def arm(point: str, at: int, reads: PageReads, marker: str) -> None:
 
         Checkpoint.save = save_then_stop  # type: ignore[method-assign]
     elif point == "part":
-        open_part = run_module.open_part
+        open_part = streams_module.open_part
         opened: list[str] = []
 
         def open_then_arm(folder: ObjectStoragePath, name: str, *args: Any, **kwargs: Any) -> PartWriter:
@@ -137,7 +138,7 @@ def arm(point: str, at: int, reads: PageReads, marker: str) -> None:
                 writer.write = write_then_stop  # type: ignore[method-assign]
             return writer
 
-        run_module.open_part = open_then_arm  # type: ignore[assignment]
+        streams_module.open_part = open_then_arm  # type: ignore[assignment]
     elif point == "manifest":
         write_manifest = run_module.write_manifest
 

@@ -15,8 +15,9 @@ from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.extraction.cursors import CursorOptions
 from airflow_provider_bc.extraction.files import page_reader
 from airflow_provider_bc.extraction.rows import checked_rows
-from airflow_provider_bc.extraction.run import ROW_FIELDS_READ, Extraction, ExtractionSpec
+from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.extraction.schema import EntityType
+from airflow_provider_bc.extraction.streams import ROW_FIELDS_READ
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.extraction.ledger import clients_for, current_entries, ndjson_rows
 

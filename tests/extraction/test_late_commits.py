@@ -153,7 +153,7 @@ def test_a_resumed_run_that_another_run_overtook_plans_again_from_the_newer_one(
 
     resumed = Extraction(spec, destination, clients_for(emulator)).run()
     assert resumed["based_on"] == "overtaking" and resumed["rows"] == 0, "rows the later run committed, again"
-    assert "planning again from it" in caplog.text
+    assert "overtaking has committed since: planning it again" in caplog.text
     assert not [p for p in (tmp_path / "itemLedgerEntries").rglob("killed/part-*")]
 
     latest = emulator.insert_entry(description="after all of them")
