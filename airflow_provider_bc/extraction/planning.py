@@ -9,6 +9,7 @@ import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
@@ -28,27 +29,20 @@ log = logging.getLogger(__name__)
 PARTITIONS_PER_STREAM = 4
 
 
+@dataclass(frozen=True)
 class Planner:
     """Plans runs of ``spec`` (series ``series``) into ``folder`` with ``clients``, at the time ``now`` gives."""
 
-    def __init__(
-        self,
-        spec: ExtractionSpec,
-        series: str,
-        clients: ThreadClients,
-        folder: ObjectStoragePath,
-        now: Callable[[], dt.datetime],
-    ) -> None:
-        self.spec = spec
-        self.series = series
-        self._clients = clients
-        self._folder = folder
-        self._now = now
+    spec: ExtractionSpec
+    series: str
+    clients: ThreadClients
+    folder: ObjectStoragePath
+    now: Callable[[], dt.datetime]
 
     def plan(self, previous: dict[str, Any] | None) -> Checkpoint:
         """The plan of a run continuing from ``previous`` (the manifest of its series' run, if any)."""
         spec = self.spec
-        entity = entity_type(self._clients.get().metadata(), spec.entity_set)
+        entity = entity_type(self.clients.get().metadata(), spec.entity_set)
         partitioned = ENTRY_NUMBER in entity.properties
         if spec.cursor.kind == "entry_number" and not partitioned:
             raise BusinessCentralQueryError(
@@ -59,7 +53,7 @@ class Planner:
                 "cursor", f"{spec.entity_set} has no {LAST_MODIFIED} (when a row is settled); use full"
             )
         select = self._columns(entity, partitioned)
-        window = plan_window(spec.cursor, spec.filter, previous, self._now())
+        window = plan_window(spec.cursor, spec.filter, previous, self.now())
         streams: list[StreamState] = []
         total = 0
         passes = [(f, False) for f in window.passes] + ([(window.restate, True)] if window.restate else [])
@@ -76,7 +70,7 @@ class Planner:
             len(passes),
             len(streams),
             total,
-            self._folder,
+            self.folder,
         )
         plan = {
             "series": self.series,
@@ -87,7 +81,7 @@ class Planner:
             "select": list(select) if select else None,
             "schema": dict(entity.restricted(select).properties),
         }
-        return Checkpoint(plan, streams, iso(self._now()))
+        return Checkpoint(plan, streams, iso(self.now()))
 
     def _columns(self, entity: EntityType, partitioned: bool) -> tuple[str, ...] | None:
         """The columns asked for, checked, plus those the cursor and the partitions need."""
@@ -105,7 +99,7 @@ class Planner:
         ways: tuple[Literal["asc", "desc"], ...] = ("asc", "desc") if partitioned else ()
         with ThreadPoolExecutor(min(3, spec.max_streams), thread_name_prefix="bc-plan") as pool:
             count = pool.submit(
-                lambda: self._clients.get().count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
+                lambda: self.clients.get().count(spec.entity_set, company_id=spec.company_id, filter=pass_filter)
             )
             edges = [pool.submit(self._edge, way, pass_filter) for way in ways]
             low, high = [edge.result() for edge in edges] or [None, None]
@@ -113,7 +107,7 @@ class Planner:
 
     def _edge(self, way: Literal["asc", "desc"], pass_filter: str | None) -> int | None:
         spec = self.spec
-        return key_edge(self._clients.get(), spec.entity_set, way, company_id=spec.company_id, filter=pass_filter)
+        return key_edge(self.clients.get(), spec.entity_set, way, company_id=spec.company_id, filter=pass_filter)
 
     def _partitions(
         self, pass_filter: str | None, count: int, span: tuple[int, int] | None, partitioned: bool
