@@ -179,9 +179,21 @@ class BusinessCentralHook(BaseHook):
     @cached_property
     def client(self) -> BusinessCentralClient:
         """The API client for this connection (one ``requests`` session per hook)."""
+        return self.new_client()
+
+    def new_client(self) -> BusinessCentralClient:
+        """A new API client for this connection: one per thread (a ``requests`` session is not shared
+        across threads), all of them sharing the principal's token cache and governor."""
         from airflow_provider_bc.client.client import BusinessCentralClient
 
         return BusinessCentralClient(self.settings)
+
+    def company_id(self, company_id: str | None = None) -> str:
+        """The company to read: ``company_id``, else the connection's ``extra.company_id``; a GUID either way
+        (else an error naming ``company_id``)."""
+        from airflow_provider_bc.client.urls import ApiUrls
+
+        return ApiUrls(self.settings).company_id(company_id)
 
     def get_conn(self) -> BusinessCentralClient:
         """The API client (Airflow's conventional name for :attr:`client`)."""

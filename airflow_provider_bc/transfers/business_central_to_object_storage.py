@@ -164,9 +164,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        from airflow_provider_bc.client.client import BusinessCentralClient
         from airflow_provider_bc.client.errors import BusinessCentralError
-        from airflow_provider_bc.client.urls import ApiUrls
         from airflow_provider_bc.extraction.run import Extraction
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
         from airflow_provider_bc.outcomes import task_failure
@@ -174,10 +172,10 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         hook = BusinessCentralHook(self.business_central_conn_id)
         try:
             settings = hook.settings
-            company_id = ApiUrls(settings).company_id(self.company_id)
+            company_id = hook.company_id(self.company_id)
             spec = self._spec(context, company_id)
             destination = ObjectStoragePath(self.destination, conn_id=self.destination_conn_id)
-            extraction = Extraction(spec, destination, lambda: BusinessCentralClient(settings))
+            extraction = Extraction(spec, destination, hook.new_client)
             manifest = extraction.run()
         except BusinessCentralError as error:
             raise task_failure(error, self.task_id) from None

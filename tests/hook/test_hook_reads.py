@@ -172,3 +172,23 @@ def test_companies_and_company_argument(bc_emulator: Any, bc_connection: Callabl
     top = hook.find_entities("itemLedgerEntries", company_id=other, top=5, orderby="entryNumber")
     assert [e["entryNumber"] for e in top] == [1, 2, 3, 4, 5]
     assert top[0]["id"] != DOCUMENTED_ID
+
+
+def test_new_clients_share_one_token_and_the_company_is_checked_once(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
+) -> None:
+    from airflow_provider_bc.client.errors import BusinessCentralQueryError
+
+    bc_connection("bc_new_clients", fresh_client=True)
+    hook = BusinessCentralHook("bc_new_clients")
+    clients = [hook.new_client() for _ in range(3)]
+    assert len({id(c) for c in clients}) == 3 and hook.client is hook.client  # new ones; the hook's own kept
+    for client in clients:
+        assert client.get_item_ledger_entry(DOCUMENTED_ID, select="id")["id"] == DOCUMENTED_ID
+        client.close()
+    assert bc_emulator.stats()["tokens_issued"] == 1
+    assert hook.company_id() == bc_emulator.default_company_id  # the connection's extra
+    other = "3e5a0f1c-52ff-eb11-bb76-000d3a220647"
+    assert hook.company_id(other) == other
+    with pytest.raises(BusinessCentralQueryError, match="company_id: must be a GUID"):
+        hook.company_id("CRONUS USA, Inc.")
