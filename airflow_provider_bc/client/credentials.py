@@ -7,12 +7,28 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
 
-if TYPE_CHECKING:
-    from airflow_provider_bc.client.settings import ClientSettings
+
+class CredentialFields(Protocol):
+    """The fields of the settings (:class:`~.settings.ClientSettings`) a credential is made of."""
+
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def certificate(self) -> str | None: ...
+    @property
+    def certificate_path(self) -> str | None: ...
+    @property
+    def private_key(self) -> str | None: ...
+    @property
+    def private_key_path(self) -> str | None: ...
+    @property
+    def private_key_passphrase(self) -> str | None: ...
+    @property
+    def federated_token_file(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +41,7 @@ class CertificateCredential:
     thumbprint: str
 
 
-def _read(path: str, name: str, what: str, settings: ClientSettings) -> bytes:
+def _read(path: str, name: str, what: str, settings: CredentialFields) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
@@ -34,7 +50,7 @@ def _read(path: str, name: str, what: str, settings: ClientSettings) -> bytes:
         ) from None
 
 
-def load_certificate(settings: ClientSettings) -> CertificateCredential:
+def load_certificate(settings: CredentialFields) -> CertificateCredential:
     """The certificate credential of ``settings`` (``auth_type`` ``certificate``), checked: the key
     loads (with its passphrase), the certificate is valid now and holds the key's public half."""
     from cryptography import x509
@@ -114,7 +130,7 @@ def load_certificate(settings: ClientSettings) -> CertificateCredential:
     )
 
 
-def read_federated_token(settings: ClientSettings) -> str:
+def read_federated_token(settings: CredentialFields) -> str:
     """The client assertion in the federated token file of ``settings``, read now (it rotates)."""
     path = settings.federated_token_file
     if not path:

@@ -58,3 +58,14 @@ def test_every_contract_is_kept_by_the_package(tmp_path: Path) -> None:
 def test_an_import_a_contract_forbids_breaks_it(tmp_path: Path, module: str, line: str, contract: str) -> None:
     done = lint_copy(tmp_path, module, line)
     assert done.returncode == 1 and f"{contract} BROKEN" in done.stdout, done.stdout[-3000:]
+
+
+def test_no_module_of_the_package_imports_itself_back_through_others() -> None:
+    import grimp
+
+    graph = grimp.build_graph("airflow_provider_bc", cache_dir=None)  # TYPE_CHECKING imports included
+    imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    for module in sorted(imports):
+        for imported in sorted(imports[module]):
+            chain = graph.find_shortest_chain(importer=imported, imported=module)
+            assert chain is None, f"an import circle: {module} -> {' -> '.join(chain)}"
