@@ -174,7 +174,13 @@ def user_checkout(tmp_path: Path) -> Iterator[Path]:
 
 def test_the_walkthrough_runs_every_example_dag_then_the_pool_block(user_checkout: Path) -> None:
     script = "\n".join(
-        [*blocks("walkthrough"), *blocks("pool"), ".venv/bin/airflow pools get business_central -o json"]
+        [
+            # a failing step ends the script: the emulator it started goes too (else its output pipe stays open)
+            "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+            *blocks("walkthrough"),
+            *blocks("pool"),
+            ".venv/bin/airflow pools get business_central -o json",
+        ]
     )
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
