@@ -3,6 +3,7 @@ and the rows a run wrote."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import threading
@@ -134,10 +135,30 @@ def struck_after_planning(emulator: EmulatorHandle, fault: str, **overrides: Any
 
 
 def ledger_spec(emulator: EmulatorHandle, run_name: str, **options: Any) -> ExtractionSpec:
-    """An extraction of the item ledger of ``emulator``'s default company."""
+    """An extraction of the item ledger of ``emulator``'s default company (or ``company_id``)."""
     return ExtractionSpec(
-        entity_set="itemLedgerEntries", company_id=emulator.default_company_id, run_name=run_name, **options
+        entity_set="itemLedgerEntries", run_name=run_name, **{"company_id": emulator.default_company_id, **options}
     )
+
+
+def extract(
+    emulator: EmulatorHandle,
+    root: Path,
+    run_name: str,
+    *,
+    clients: Callable[[], BusinessCentralClient] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    **options: Any,
+) -> tuple[dict[str, Any], Path]:
+    """Run :func:`ledger_spec` into ``root`` (with ``clients``, default :func:`clients_for`); its manifest
+    and run folder."""
+    extraction = Extraction(
+        ledger_spec(emulator, run_name, **options),
+        ObjectStoragePath(root.as_uri()),
+        clients or clients_for(emulator),
+        **({"now": now} if now else {}),
+    )
+    return extraction.run(), Path(str(extraction.folder).removeprefix("file://"))
 
 
 def interrupted(emulator: EmulatorHandle, root: Path, spec: ExtractionSpec, pages: int) -> ObjectStoragePath:

@@ -11,27 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowFailException, ObjectStoragePath
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import CursorOptions
 from airflow_provider_bc.extraction.run import Extraction
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
-from tests.extraction.ledger import clients_for, current_entries, interrupted, ledger_spec, ndjson_rows
+from tests.extraction.ledger import clients_for, current_entries, extract, interrupted, ledger_spec, ndjson_rows
 
 HOUR = dt.timedelta(hours=1)
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def run(emulator: EmulatorHandle, root: Path, name: str, **options: Any) -> tuple[dict[str, Any], Path]:
-    extraction = Extraction(
-        ledger_spec(emulator, name, **options), ObjectStoragePath(root.as_uri()), clients_for(emulator)
-    )
-    return extraction.run(), Path(str(extraction.folder).removeprefix("file://"))
 
 
 def interval(start: dt.datetime, end: dt.datetime, **options: Any) -> CursorOptions:
@@ -48,17 +41,17 @@ def test_a_data_interval_that_would_leave_rows_unread_is_refused(
     # Airflow 3's cron schedules give start == end; a run before its interval ended cannot read it all
     at = now()
     with pytest.raises(BusinessCentralQueryError, match=problem) as caught:
-        run(emulator, tmp_path, "interval", cursor=interval(at + start, at + end))
+        extract(emulator, tmp_path, "interval", cursor=interval(at + start, at + end))
     assert caught.value.field == "use_data_interval"
 
 
 def test_intervals_skipped_since_the_last_run_are_read_by_the_next(emulator: EmulatorHandle, tmp_path: Path) -> None:
     at = now()
-    first, _ = run(emulator, tmp_path, "first", cursor=interval(at - 6 * HOUR, at - 5 * HOUR))
+    first, _ = extract(emulator, tmp_path, "first", cursor=interval(at - 6 * HOUR, at - 5 * HOUR))
     stamp = (at - 3 * HOUR).isoformat().replace("+00:00", "Z")
     missed = emulator.insert_entry(description="posted while the DAG was paused", lastModifiedDateTime=stamp)
     # the DAG was paused (or catchup=False): the next run's interval starts hours after the last one's end
-    later, folder = run(emulator, tmp_path, "later", cursor=interval(at - HOUR, at))
+    later, folder = extract(emulator, tmp_path, "later", cursor=interval(at - HOUR, at))
     assert later["cursor"]["from"] == first["cursor"]["settled"]
     assert missed["id"] in {row["id"] for row in ndjson_rows(folder, later)}
 
@@ -89,13 +82,13 @@ def test_a_resumed_restating_run_plans_again_when_a_later_run_committed_newer_am
     posted, *_ = [emulator.insert_entry(postingDate=today.isoformat(), description=f"recent {i}") for i in range(4)]
     at = now()
     options = {"page_size": 1, "rows_per_file": 1, "max_streams": 1}
-    first, _ = run(emulator, tmp_path, "first", cursor=interval(at - 3 * HOUR, at - 2 * HOUR), **options)
+    first, _ = extract(emulator, tmp_path, "first", cursor=interval(at - 3 * HOUR, at - 2 * HOUR), **options)
     restating = interval(at - 2 * HOUR, at - HOUR, restate_days=3, today=today)
     spec = ledger_spec(emulator, "resumed", cursor=restating, **options)
     destination = interrupted(emulator, tmp_path, spec, pages=2)
     emulator.reset()
     adjusted = emulator.post_cost_adjustment(emulator.default_company_id, posted["id"], Decimal("1000"))
-    run(emulator, tmp_path, "overtaking", cursor=interval(at - HOUR, now(), restate_days=3, today=today), **options)
+    extract(emulator, tmp_path, "overtaking", cursor=interval(at - HOUR, now(), restate_days=3, today=today), **options)
 
     resumed = Extraction(spec, destination, clients_for(emulator)).run()
     folder = Path(str(destination).removeprefix("file://")) / "itemLedgerEntries" / f"company={first['company_id']}"
@@ -120,13 +113,15 @@ def test_a_resumed_restating_run_plans_again_when_a_later_run_committed_newer_am
 def test_a_manifest_that_no_run_wrote_is_named_not_a_raw_error(
     emulator: EmulatorHandle, tmp_path: Path, edit: dict[str, Any], problem: str
 ) -> None:
-    _, folder = run(emulator, tmp_path, "first", cursor=CursorOptions(kind="entry_number"), filter="entryNumber le 10")
+    _, folder = extract(
+        emulator, tmp_path, "first", cursor=CursorOptions(kind="entry_number"), filter="entryNumber le 10"
+    )
     manifest = json.loads((folder / "_manifest.json").read_text())
     (folder / "_manifest.json").write_text(json.dumps({**manifest, **edit}))
     with pytest.raises(
         BusinessCentralDestinationError, match=f"first/_manifest.json is not a readable.*{problem}"
     ) as caught:
-        run(emulator, tmp_path, "second", cursor=CursorOptions(kind="entry_number"), filter="entryNumber le 10")
+        extract(emulator, tmp_path, "second", cursor=CursorOptions(kind="entry_number"), filter="entryNumber le 10")
     assert not caught.value.transient
 
 
@@ -137,7 +132,7 @@ def test_a_checkpoint_that_no_run_wrote_starts_the_run_over(
     folder = tmp_path / "itemLedgerEntries" / f"company={emulator.default_company_id}" / "odd"
     folder.mkdir(parents=True)
     (folder / "_checkpoint.json").write_text(json.dumps(checkpoint))
-    manifest, _ = run(emulator, tmp_path, "odd", filter="entryNumber le 10")
+    manifest, _ = extract(emulator, tmp_path, "odd", filter="entryNumber le 10")
     assert manifest["rows"] == 10
 
 
@@ -147,7 +142,7 @@ def test_a_pass_whose_count_says_zero_is_read_all_the_same(
     from airflow_provider_bc.client.client import BusinessCentralClient
 
     monkeypatch.setattr(BusinessCentralClient, "count", lambda *args, **kwargs: 0)  # a wrong $count
-    manifest, _ = run(
+    manifest, _ = extract(
         emulator, tmp_path, "counted", cursor=CursorOptions(kind="entry_number"), filter="entryNumber le 50"
     )
     assert manifest["rows"] == 50

@@ -13,26 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.extraction.cursors import CursorOptions
-from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
+from airflow_provider_bc.extraction.run import Extraction
 from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.extraction import ledger
 from tests.extraction.ledger import ENTRIES, clients_for, current_entries, interrupted, ledger_spec, ndjson_rows
 
 
 def extract(
     emulator: EmulatorHandle, root: Path, run_name: str, *, settings: dict[str, Any] | None = None, **spec: Any
 ) -> tuple[dict[str, Any], Path]:
-    """Run one extraction of the default company into ``root``; its manifest and run folder."""
-    company = spec.pop("company_id", emulator.default_company_id)
-    extraction = Extraction(
-        ExtractionSpec(entity_set="itemLedgerEntries", company_id=company, run_name=run_name, **spec),
-        ObjectStoragePath(root.as_uri()),
-        clients_for(emulator, **(settings or {})),
-    )
-    manifest = extraction.run()
-    return manifest, Path(str(extraction.folder).removeprefix("file://"))
+    """One extraction into ``root`` with the clients of ``settings``; its manifest and run folder."""
+    return ledger.extract(emulator, root, run_name, clients=clients_for(emulator, **(settings or {})), **spec)
 
 
 def test_a_full_run_writes_every_entry_once_with_matching_checksums(emulator: EmulatorHandle, tmp_path: Path) -> None:

@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.extraction.cursors import CursorOptions
 from airflow_provider_bc.extraction.files import page_reader
 from airflow_provider_bc.extraction.rows import checked_rows
-from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.extraction.schema import EntityType
 from airflow_provider_bc.extraction.streams import ROW_FIELDS_READ
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.extraction.ledger import clients_for, current_entries, ndjson_rows
+from tests.extraction.ledger import current_entries, extract, ndjson_rows
 
 GOOD = {
     "id": "6b2f6c5e-1d8e-4c5b-9a51-0f1e2d3c4b5a",
@@ -68,19 +66,10 @@ def test_a_hostile_page_is_asked_again_and_the_run_holds_every_row_once(
 ) -> None:
     hostile = [{**GOOD, "entryNumber": "abc"}]
     emulator.add_fault("value", count=2, path_contains="entryNumber+ge", value=hostile)  # page reads only
-    extraction = Extraction(
-        ExtractionSpec(
-            entity_set="itemLedgerEntries",
-            company_id=emulator.default_company_id,
-            run_name="hostile",
-            page_size=1_000,
-            cursor=CursorOptions(kind="entry_number"),
-        ),
-        ObjectStoragePath(tmp_path.as_uri()),
-        clients_for(emulator),
+    manifest, folder = extract(
+        emulator, tmp_path, "hostile", page_size=1_000, cursor=CursorOptions(kind="entry_number")
     )
-    manifest = extraction.run()
-    rows = ndjson_rows(Path(str(extraction.folder).removeprefix("file://")), manifest)
+    rows = ndjson_rows(folder, manifest)
     assert Counter(row["id"] for row in rows) == Counter(list(current_entries(emulator)))
     assert manifest["cursor"]["settled"] == max(row["entryNumber"] for row in rows)  # no 'abc' in the mark
     assert emulator.stats()["faults_pending"] == []  # both struck, and were read again
@@ -88,13 +77,8 @@ def test_a_hostile_page_is_asked_again_and_the_run_holds_every_row_once(
 
 def test_a_hostile_key_range_answer_is_a_typed_bad_answer(emulator: EmulatorHandle, tmp_path: Path) -> None:
     emulator.add_fault("value", count=10, path_contains="entryNumber+desc", value=[{**GOOD, "entryNumber": "9"}])
-    extraction = Extraction(
-        ExtractionSpec(entity_set="itemLedgerEntries", company_id=emulator.default_company_id, run_name="edge"),
-        ObjectStoragePath(tmp_path.as_uri()),
-        clients_for(emulator),
-    )
     with pytest.raises(BusinessCentralBadAnswerError, match="highest entryNumber was answered as '9'") as caught:
-        extraction.run()
+        extract(emulator, tmp_path, "edge")
     assert caught.value.transient
 
 

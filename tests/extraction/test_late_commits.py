@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.extraction.cursors import CursorOptions, time_order_key
-from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
+from airflow_provider_bc.extraction.run import Extraction
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.extraction.ledger import (
     FAULTS,
     STRUCK,
     clients_for,
     current_entries,
+    extract,
     interrupted,
     ledger_spec,
     ndjson_rows,
@@ -58,18 +58,17 @@ class Lake:
         clients: Callable[[], BusinessCentralClient] | None = None,
         **cursor: Any,
     ) -> dict[str, Any]:
-        spec = ExtractionSpec(
-            entity_set="itemLedgerEntries",
-            company_id=self.emulator.default_company_id,
-            run_name=name,
+        manifest, folder = extract(
+            self.emulator,
+            self.root,
+            name,
+            clients=clients,
+            now=now or clock(),
             cursor=CursorOptions(kind=self.kind, **cursor),  # type: ignore[arg-type]
             **self.spec,
         )
-        destination = ObjectStoragePath(self.root.as_uri())
-        extraction = Extraction(spec, destination, clients or clients_for(self.emulator), now=now or clock())
-        manifest = extraction.run()
         self.manifests.append(manifest)
-        self.rows.extend(ndjson_rows(Path(str(extraction.folder).removeprefix("file://")), manifest))
+        self.rows.extend(ndjson_rows(folder, manifest))
         return manifest
 
     def versions(self) -> Counter[tuple[str, str]]:

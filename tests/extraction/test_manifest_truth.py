@@ -15,21 +15,11 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, ObjectStoragePath
 
 from airflow_provider_bc.client.errors import BusinessCentralDestinationError
-from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
-from tests.extraction.ledger import clients_for, ndjson_rows
+from tests.extraction.ledger import extract, ndjson_rows
 
 QUERY = "entryNumber le 1500"
-
-
-def extract(emulator: EmulatorHandle, root: Path, run: str, **spec: Any) -> tuple[dict[str, Any], Path]:
-    extraction = Extraction(
-        ExtractionSpec(entity_set="itemLedgerEntries", company_id=emulator.default_company_id, run_name=run, **spec),
-        ObjectStoragePath(root.as_uri()),
-        clients_for(emulator),
-    )
-    return extraction.run(), Path(str(extraction.folder).removeprefix("file://"))
 
 
 @pytest.mark.parametrize(
