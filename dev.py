@@ -19,7 +19,7 @@ its test and emulator extras into it; nothing is installed outside the folder.
                            the share killed; about an hour on 2 cores
     python3 dev.py mutate NAME...
                            re-test only the mutants NAME (mutmut names or globs, e.g.
-                           'airflow_provider_bc.client.retry.*') against the current tests, keeping the
+                           'airflow_provider_bc.client.http.retry.*') against the current tests, keeping the
                            other results of the last run; then the same table
 
 ``mutmut results`` lists the mutants that were not killed, ``mutmut show NAME`` shows one

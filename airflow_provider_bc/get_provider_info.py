@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_bc import __version__
-from airflow_provider_bc.connection_fields import CONN_TYPE, HOOK_NAME, conn_fields, ui_field_behaviour
+from airflow_provider_bc.hooks.connection_fields import CONN_TYPE, HOOK_NAME, conn_fields, ui_field_behaviour
 
 _INTEGRATION = "Microsoft Dynamics 365 Business Central"
 

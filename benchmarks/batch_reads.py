@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 

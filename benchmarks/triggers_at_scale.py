@@ -161,7 +161,7 @@ async def run_all(triggers: list[Any], lag: LoopLag) -> list[dict[str, Any]]:
 
 def waiting_for(entity_id: str, conn_id: str, poll_interval: float, timeout: float) -> Any:
     """A trigger as a deferred sensor hands it over: the entry ``entity_id``, checked every ``poll_interval`` s."""
-    from airflow_provider_bc.client.lookup import Lookup
+    from airflow_provider_bc.client.odata.lookup import Lookup
     from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
     lookup = Lookup.build("itemLedgerEntries", entity_id=entity_id)

@@ -4,23 +4,35 @@ client's URLs, retry decisions, answer reading, paging and ``$batch`` reads."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Hashable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from airflow_provider_bc.client.async_transport import AsyncTransport
-from airflow_provider_bc.client.batch import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
-from airflow_provider_bc.client.client import ClientBase, ReadOptions, first_page_query, log_page
+from airflow_provider_bc.client.base import (
+    ClientBase,
+    ReadOptions,
+    Step,
+    Stepper,
+    Steps,
+    batch_steps,
+    deadline_in,
+    first_page_query,
+    log_page,
+    request_steps,
+)
+from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.exchange import Exchange
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.paging import Page, PageCursor
-from airflow_provider_bc.client.queries import Query, found_entities, lookup_query
-from airflow_provider_bc.client.retry import Attempts, Retrying
+from airflow_provider_bc.client.http.async_transport import AsyncTransport
+from airflow_provider_bc.client.http.exchange import Answer
+from airflow_provider_bc.client.http.retry import Retrying
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.paging import Page, PageCursor
+from airflow_provider_bc.client.odata.queries import Query, found_entities, lookup_query
 from airflow_provider_bc.client.settings import ClientSettings
+
+R = TypeVar("R")
 
 
 class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
@@ -45,37 +57,31 @@ class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
         self, query: Query, *, page_size: int | None = None, time_budget: float | None = None
     ) -> dict[str, Any]:
         """As ``BusinessCentralClient.run``; MSAL (sync, may do HTTP) runs in a worker thread."""
-        exchange = Exchange(self.settings, query, page_size=page_size)
-        deadline = None if time_budget is None else time.monotonic() + time_budget
-        attempts = Attempts(self.settings, f"{exchange.method} {query.url}", deadline=deadline)
-        while True:
-            try:
-                send = exchange.attempt(self._transport.send, await asyncio.to_thread(self._tokens.token))
-                answer = await self.governor.asend(
-                    send, max_pause=self.settings.retry_after_max, operations=query.operations
-                )
-                return exchange.read(answer)
-            except BusinessCentralError as error:
-                retrying = attempts.after(error)
-            await self._pause(retrying)
-
-    async def _pause(self, retrying: Retrying) -> None:
-        """As ``BusinessCentralClient._pause``, without blocking the event loop."""
-        if retrying.new_token:
-            await asyncio.to_thread(self._tokens.invalidate)
-        await asyncio.sleep(retrying.wait)
+        steps = request_steps(self.settings, query, page_size=page_size, deadline=deadline_in(time_budget))
+        return await self._drive(steps)
 
     async def run_batch(self, batch: BatchRead[Result], *, time_budget: float | None = None) -> Result:
-        """As ``BusinessCentralClient.run_batch``; ``time_budget`` as for :meth:`run`, for all its POSTs
-        and the operations asked again."""
-        deadline = None if time_budget is None else time.monotonic() + time_budget
-        if deadline is not None:
-            batch.end_by(deadline)
-        while (query := batch.next_request()) is not None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if (retrying := batch.read(await self.run(query, time_budget=left))) is not None:
-                await self._pause(retrying)
-        return batch.result()
+        """As ``BusinessCentralClient.run_batch``."""
+        return await self._drive(batch_steps(self.settings, batch, deadline=deadline_in(time_budget)))
+
+    async def _drive(self, steps: Steps[R]) -> R:
+        stepper = Stepper(steps)
+        while (step := stepper.next()) is not None:
+            try:
+                stepper.answered(await self._perform(step))
+            except BusinessCentralError as error:
+                stepper.failed(error)
+        return stepper.result
+
+    async def _perform(self, step: Step) -> Answer | None:
+        """As ``BusinessCentralClient._perform``, without blocking the event loop."""
+        if isinstance(step, Retrying):
+            if step.new_token:
+                await asyncio.to_thread(self._tokens.invalidate)
+            await asyncio.sleep(step.wait)
+            return None
+        send = step.exchange.attempt(self._transport.send, await asyncio.to_thread(self._tokens.token))
+        return await self.governor.asend(send, max_pause=self.settings.retry_after_max, operations=step.operations)
 
     async def get_entities(
         self,

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import replace
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, TypeVar
 
 from typing_extensions import Unpack
 
-from airflow_provider_bc.client.auth import TokenProvider
-from airflow_provider_bc.client.batch import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
+from airflow_provider_bc.client.base import (
+    ClientBase,
+    EntityOptions,
+    FindOptions,
+    ReadOptions,
+    Step,
+    Stepper,
+    Steps,
+    batch_steps,
+    deadline_in,
+    first_page_query,
+    log_page,
+    request_steps,
+)
+from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
+from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.exchange import Exchange
-from airflow_provider_bc.client.governor import Governor, governor_for
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.paging import Page, PageCursor
-from airflow_provider_bc.client.queries import (
+from airflow_provider_bc.client.http.exchange import Answer
+from airflow_provider_bc.client.http.retry import Retrying
+from airflow_provider_bc.client.http.transport import SyncTransport
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.paging import Page, PageCursor
+from airflow_provider_bc.client.odata.queries import (
     Query,
     collection_query,
     count_of,
@@ -25,86 +39,16 @@ from airflow_provider_bc.client.queries import (
     found_entities,
     lookup_query,
 )
-from airflow_provider_bc.client.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import SyncTransport, Transport
-from airflow_provider_bc.client.urls import ApiUrls
-from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.client.values import EntitySet, company_option
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T", bound=Transport[Any])
-
-
-class EntityOptions(TypedDict, total=False):
-    """Keyword options of a read by id (:meth:`BusinessCentralClient.get_entity`)."""
-
-    company_id: str | None
-    select: Iterable[str] | str | None
-
-
-class FindOptions(TypedDict, total=False):
-    """Keyword options of a one-request read (:meth:`BusinessCentralClient.find_entities`)."""
-
-    company_id: str | None
-    filter: str | None
-    select: Iterable[str] | str | None
-    orderby: Iterable[str] | str | None
-    top: int
-
-
-class ReadOptions(TypedDict, total=False):
-    """Keyword options of a collection read (:meth:`BusinessCentralClient.iter_pages`)."""
-
-    company_id: str | None
-    filter: str | None
-    select: Iterable[str] | str | None
-    orderby: Iterable[str] | str | None
-    page_size: int | None
-    next_link: str | None
-    exact_numbers: bool
-    decode: Callable[[bytes], Any] | None
-
-
-def first_page_query(urls: ApiUrls, entity_set: str, options: ReadOptions) -> Query:
-    """The GET of a read's first page: the collection with its options, or a page's ``next_link`` to resume."""
-    query = collection_query(
-        urls,
-        entity_set,
-        options.get("company_id"),
-        filter=options.get("filter"),
-        select=options.get("select"),
-        orderby=options.get("orderby"),
-        exact_numbers=options.get("exact_numbers", False),
-        decode=options.get("decode"),
-    )
-    next_link = options.get("next_link")
-    return replace(query, url=urls.next_link(next_link), params={}) if next_link else query
-
-
-def log_page(page: Page, cursor: PageCursor, entity_set: str) -> None:
-    """One line per page read, with the running count."""
-    log.info(
-        "Read page %d of %s: %d entities (%d so far)", page.number, entity_set, len(page.entities), cursor.entities
-    )
-
-
-class ClientBase(Generic[T]):
-    """What the sync and the async client hold: the settings, their URLs, the principal's
-    :attr:`governor`, tokens and a transport (made by ``transport``)."""
-
-    def __init__(self, settings: ClientSettings, transport: Callable[[ClientSettings], T]) -> None:
-        self.settings = settings
-        self.urls = ApiUrls(settings)
-        self.governor: Governor = governor_for(settings)
-        self._tokens = TokenProvider(settings)
-        self._transport = transport(settings)
+R = TypeVar("R")
 
 
 class BusinessCentralClient(ClientBase[SyncTransport]):
     """Reads one Business Central environment with the credentials of ``settings``.
 
-    Every request runs through one retry budget (:mod:`airflow_provider_bc.client.retry`):
+    Every request runs through one retry budget (:mod:`airflow_provider_bc.client.http.retry`):
     throttling, outages, dropped or garbled answers, Entra hiccups and one rejected token; and
     through the principal's :attr:`governor` (:mod:`.governor`), shared with every client of it.
     """
@@ -113,34 +57,35 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
         super().__init__(settings, SyncTransport)
 
     def run(self, query: Query, *, page_size: int | None = None, time_budget: float | None = None) -> dict[str, Any]:
-        """Send one GET, retried as :mod:`.retry` decides, and return its JSON object.
+        """Send one GET, retried as :mod:`.http.retry` decides, and return its JSON object.
 
         ``time_budget``: seconds from now after which no retry wait is started (the request gives up).
         """
-        exchange = Exchange(self.settings, query, page_size=page_size)
-        deadline = None if time_budget is None else time.monotonic() + time_budget
-        attempts = Attempts(self.settings, f"{exchange.method} {query.url}", deadline=deadline)
-        while True:
+        return self._drive(request_steps(self.settings, query, page_size=page_size, deadline=deadline_in(time_budget)))
+
+    def run_batch(self, batch: BatchRead[Result], *, time_budget: float | None = None) -> Result:
+        """Send a batch read's ``$batch`` requests and return what it found (``time_budget`` as for
+        :meth:`run`, for all its POSTs and the operations asked again)."""
+        return self._drive(batch_steps(self.settings, batch, deadline=deadline_in(time_budget)))
+
+    def _drive(self, steps: Steps[R]) -> R:
+        stepper = Stepper(steps)
+        while (step := stepper.next()) is not None:
             try:
-                send = exchange.attempt(self._transport.send, self._tokens.token())
-                answer = self.governor.send(send, max_pause=self.settings.retry_after_max, operations=query.operations)
-                return exchange.read(answer)
+                stepper.answered(self._perform(step))
             except BusinessCentralError as error:
-                retrying = attempts.after(error)
-            self._pause(retrying)
+                stepper.failed(error)
+        return stepper.result
 
-    def _pause(self, retrying: Retrying) -> None:
-        """Wait as a retry decision says, dropping the token first when it asks for a new one."""
-        if retrying.new_token:
-            self._tokens.invalidate()
-        time.sleep(retrying.wait)
-
-    def run_batch(self, batch: BatchRead[Result]) -> Result:
-        """Send a batch read's ``$batch`` requests (each through :meth:`run`) and return what it found."""
-        while (query := batch.next_request()) is not None:
-            if (retrying := batch.read(self.run(query))) is not None:
-                self._pause(retrying)
-        return batch.result()
+    def _perform(self, step: Step) -> Answer | None:
+        """Send an attempt (a token, then the governor's turn), or wait as a retry decision says."""
+        if isinstance(step, Retrying):
+            if step.new_token:
+                self._tokens.invalidate()
+            time.sleep(step.wait)
+            return None
+        send = step.exchange.attempt(self._transport.send, self._tokens.token())
+        return self.governor.send(send, max_pause=self.settings.retry_after_max, operations=step.operations)
 
     def get(self, lookup: Lookup) -> dict[str, Any]:
         """The entity ``lookup.entity_id`` (``@odata.*`` annotations kept); raises not-found when absent."""
@@ -186,7 +131,7 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
         Options: ``company_id``, ``filter``, ``select``, ``orderby``, ``page_size``,
         ``next_link`` (a page's link) to resume a read where it stopped, ``exact_numbers``
         (decimals as :class:`decimal.Decimal`, keeping the API's number text) and ``decode``: reads
-        each page's body instead of ``json.loads`` (e.g. :func:`.json_text.loads_entity_texts`: the
+        each page's body instead of ``json.loads`` (e.g. the extraction's ``loads_entity_texts``: the
         entities kept as the text they were sent as).
         """
         cursor = PageCursor(self.urls, first_page_query(self.urls, entity_set, options))
@@ -211,8 +156,8 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
         """At most ``top`` (default 100) entities matching ``filter``, in one request (no paging)."""
         query = collection_query(
             self.urls,
-            entity_set,
-            options.get("company_id"),
+            EntitySet.of(entity_set),
+            company_option(options.get("company_id")),
             filter=options.get("filter"),
             select=options.get("select"),
             orderby=options.get("orderby"),
@@ -231,7 +176,7 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
 
     def count(self, entity_set: str, *, company_id: str | None = None, filter: str | None = None) -> int:
         """How many entities match ``filter`` (``$count``): for progress and estimates, not correctness."""
-        query = count_query(self.urls, entity_set, company_id, filter)
+        query = count_query(self.urls, EntitySet.of(entity_set), company_option(company_id), filter)
         return count_of(self.run(query), query.context)
 
     def metadata(self) -> str:

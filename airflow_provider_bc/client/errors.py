@@ -139,15 +139,6 @@ class BusinessCentralTLSError(BusinessCentralError):
     """The server's TLS certificate was not trusted: a wrong ``verify`` CA bundle, or interception."""
 
 
-class BusinessCentralDestinationError(BusinessCentralError):
-    """An extraction could not write or read its destination (object storage): ``transient`` unless
-    access was refused, the place does not exist or is not a folder, or what is stored is unreadable."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
 class BusinessCentralUnsafeLinkError(BusinessCentralError):
     """A link from the server (nextLink, redirect) points off the configured API origin: not followed."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,6 +12,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
+from airflow_provider_bc.client.values import CompanyId, is_guid
 
 DEFAULT_API_HOST = "https://api.businesscentral.dynamics.com"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
@@ -70,19 +70,6 @@ def number_problem(name: str, value: object) -> str | None:
             return None
     kind = "a whole number" if rule.whole else "a finite number"
     return f"must be {kind}{rule.unit} {'>=' if rule.inclusive else '>'} {rule.lowest}, got {value!r}"
-
-
-def is_guid(value: object) -> bool:
-    """Whether ``value`` is a GUID in its canonical 8-4-4-4-12 text form (or a ``uuid.UUID``)."""
-    if isinstance(value, uuid.UUID):
-        return True
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -221,6 +208,8 @@ class ClientSettings:
             )
         if self.company_id is not None and not is_guid(self.company_id):
             raise self._fail("company_id", f"{self.company_id!r} is not a GUID (use the company id, not its name)")
+        if self.company_id is not None:
+            object.__setattr__(self, "company_id", CompanyId.of(self.company_id))
         if not _API_ROUTE.match(self.api_route):
             raise self._fail(
                 "api_route",

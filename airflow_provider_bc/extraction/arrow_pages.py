@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.paging import DecodedEntities
+from airflow_provider_bc.client.odata.paging import DecodedEntities
 from airflow_provider_bc.extraction.schema import EntityType, arrow_schema
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.odata import all_of, clause, format_literal
+from airflow_provider_bc.client.odata.filters import all_of, clause, format_literal
 
 CursorKind = Literal["full", "entry_number", "last_modified"]
 CURSORS: tuple[str, ...] = get_args(CursorKind)

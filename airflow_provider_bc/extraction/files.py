@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from airflow_provider_bc.client.json_text import EntityTexts, loads_entity_texts
 from airflow_provider_bc.extraction import exact_json
+from airflow_provider_bc.extraction.page_texts import EntityTexts, loads_entity_texts
 from airflow_provider_bc.extraction.schema import EntityType, arrow_schema
 
 if TYPE_CHECKING:

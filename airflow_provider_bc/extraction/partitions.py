@@ -10,7 +10,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
-from airflow_provider_bc.client.odata import all_of, clause
+from airflow_provider_bc.client.odata.filters import all_of, clause
 from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_bc.client.governor import Governor
+    from airflow_provider_bc.client.http.governor import Governor
 
 log = logging.getLogger(__name__)
 

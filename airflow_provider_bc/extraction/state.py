@@ -21,8 +21,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.cursors import parse_datetime, settled_of, time_order_key
+from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.files import WrittenFile
 from airflow_provider_bc.extraction.shapes import checkpoint_problem, manifest_problem
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     from airflow_provider_bc.client.client import BusinessCentralClient
-    from airflow_provider_bc.client.paging import Page
+    from airflow_provider_bc.client.odata.paging import Page
 
 #: the fields the run reads of each row (cursor state, the skip of rows a previous run took)
 ROW_FIELDS_READ = ("id", ENTRY_NUMBER, LAST_MODIFIED)

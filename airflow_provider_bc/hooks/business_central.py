@@ -14,7 +14,7 @@ from typing_extensions import Unpack
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError, BusinessCentralError
 from airflow_provider_bc.client.settings import DEFAULT_API_HOST, NUMBER_RANGES, ClientSettings, number_problem
-from airflow_provider_bc.connection_fields import (
+from airflow_provider_bc.hooks.connection_fields import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     EXTRA_FIELDS,
@@ -23,10 +23,11 @@ from airflow_provider_bc.connection_fields import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_bc.client.batch import BatchOptions
-    from airflow_provider_bc.client.client import BusinessCentralClient, EntityOptions, FindOptions, ReadOptions
-    from airflow_provider_bc.client.lookup import Lookup
-    from airflow_provider_bc.client.paging import Page
+    from airflow_provider_bc.client.base import EntityOptions, FindOptions, ReadOptions
+    from airflow_provider_bc.client.batch.reads import BatchOptions
+    from airflow_provider_bc.client.client import BusinessCentralClient
+    from airflow_provider_bc.client.odata.lookup import Lookup
+    from airflow_provider_bc.client.odata.paging import Page
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +192,10 @@ class BusinessCentralHook(BaseHook):
     def company_id(self, company_id: str | None = None) -> str:
         """The company to read: ``company_id``, else the connection's ``extra.company_id``; a GUID either way
         (else an error naming ``company_id``)."""
-        from airflow_provider_bc.client.urls import ApiUrls
+        from airflow_provider_bc.client.odata.urls import ApiUrls
+        from airflow_provider_bc.client.values import company_option
 
-        return ApiUrls(self.settings).company_id(company_id)
+        return ApiUrls(self.settings).company_id(company_option(company_id))
 
     def get_conn(self) -> BusinessCentralClient:
         """The API client (Airflow's conventional name for :attr:`client`)."""

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -47,10 +48,10 @@ class BusinessCentralGetEntityOperator(BaseOperator):
         self.business_central_conn_id = business_central_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_bc.client.lookup import Lookup
-        from airflow_provider_bc.client.odata import decode_enums
+        from airflow_provider_bc.client.odata.filters import decode_enums
+        from airflow_provider_bc.client.odata.lookup import Lookup
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.waiting import failing_task
+        from airflow_provider_bc.tasks.waiting import failing_task
 
         with failing_task(self.task_id):
             lookup = Lookup.build(

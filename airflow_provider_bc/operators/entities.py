@@ -9,23 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_bc.names import DEFAULT_CONN_ID
+from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
+from airflow_provider_bc.tasks.entity_arguments import EntitySetArguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-
-class EntitySetArguments:
-    """Where both set tasks (this operator, ``BusinessCentralEntitiesSensor``) read: the connection,
-    the company, the entity set and the fields."""
-
-    def _keep_set_arguments(
-        self, entity_set: str, company_id: str | None, select: Sequence[str] | str | None, business_central_conn_id: str
-    ) -> None:
-        self.entity_set = entity_set
-        self.company_id = company_id
-        self.select = select
-        self.business_central_conn_id = business_central_conn_id
 
 
 class BusinessCentralGetEntitiesOperator(EntitySetArguments, BaseOperator):
@@ -71,9 +59,9 @@ class BusinessCentralGetEntitiesOperator(EntitySetArguments, BaseOperator):
         self.match_values = match_values
 
     def execute(self, context: Context) -> dict[Any, Any]:
-        from airflow_provider_bc.client.batch_lookup import BatchLookup, Progress
+        from airflow_provider_bc.client.batch.lookup import BatchLookup, Progress
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.waiting import failing_task
+        from airflow_provider_bc.tasks.waiting import failing_task
 
         by_id = self.entity_ids is not None
         with failing_task(self.task_id):

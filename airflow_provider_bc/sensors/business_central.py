@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
-from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, PokeReturnValue
 
-    from airflow_provider_bc.client.lookup import Lookup
+    from airflow_provider_bc.client.odata.lookup import Lookup
 
 
 class BusinessCentralEntitySensor(BaseSensorOperator):
@@ -70,8 +71,8 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
 
     def _lookup(self) -> Lookup:
         """The rendered arguments as one checked lookup (an empty filter or match fails the task)."""
-        from airflow_provider_bc.client.lookup import Lookup
-        from airflow_provider_bc.waiting import failing_task
+        from airflow_provider_bc.client.odata.lookup import Lookup
+        from airflow_provider_bc.tasks.waiting import failing_task
 
         with failing_task(self.task_id):
             return Lookup.build(
@@ -86,7 +87,7 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
 
     def _result(self, records: list[dict[str, Any]]) -> dict[str, Any] | list[dict[str, Any]]:
         if self.decode_enum_values:
-            from airflow_provider_bc.client.odata import decode_enums
+            from airflow_provider_bc.client.odata.filters import decode_enums
 
             records = [decode_enums(record) for record in records]
         return records[0] if self.entity_id is not None else records
@@ -95,7 +96,7 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
         from airflow.providers.common.compat.sdk import PokeReturnValue
 
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.waiting import check_or_wait
+        from airflow_provider_bc.tasks.waiting import check_or_wait
 
         lookup = self._lookup()
         hook = BusinessCentralHook(self.business_central_conn_id)
@@ -106,7 +107,7 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self._result(records))
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_bc.waiting import defers, execute_deferrable
+        from airflow_provider_bc.tasks.waiting import defers, execute_deferrable
 
         if not defers(self.deferrable):
             return super().execute(context)
@@ -125,7 +126,7 @@ class BusinessCentralEntitySensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: return the records, or fail with its reason."""
-        from airflow_provider_bc.waiting import trigger_result
+        from airflow_provider_bc.tasks.waiting import trigger_result
 
         return self._result(trigger_result(event, self.task_id, self.timeout)["records"])
 

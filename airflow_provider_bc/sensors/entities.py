@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
-from airflow_provider_bc.names import DEFAULT_CONN_ID
-from airflow_provider_bc.operators.entities import EntitySetArguments
+from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
+from airflow_provider_bc.tasks.entity_arguments import EntitySetArguments
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, PokeReturnValue
 
-    from airflow_provider_bc.client.batch_lookup import Progress
+    from airflow_provider_bc.client.batch.lookup import Progress
 
 
 class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
@@ -70,8 +70,8 @@ class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
 
     def _new_progress(self) -> Progress:
         """A wait for the rendered arguments, checked (a bad one fails the task)."""
-        from airflow_provider_bc.client.batch_lookup import BatchLookup, Progress
-        from airflow_provider_bc.waiting import failing_task
+        from airflow_provider_bc.client.batch.lookup import BatchLookup, Progress
+        from airflow_provider_bc.tasks.waiting import failing_task
 
         with failing_task(self.task_id):
             options: dict[str, Any] = {"company_id": self.company_id, "select": self.select}
@@ -85,7 +85,7 @@ class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
         from airflow.providers.common.compat.sdk import PokeReturnValue
 
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.waiting import check_or_wait
+        from airflow_provider_bc.tasks.waiting import check_or_wait
 
         progress = self._progress = self._progress or self._new_progress()
         client = BusinessCentralHook(self.business_central_conn_id).client
@@ -95,7 +95,7 @@ class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
         return PokeReturnValue(is_done=progress.done, xcom_value=progress.result() if progress.done else None)
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_bc.waiting import defers, execute_deferrable
+        from airflow_provider_bc.tasks.waiting import defers, execute_deferrable
 
         if not defers(self.deferrable):
             return super().execute(context)
@@ -115,6 +115,6 @@ class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: return what it found, or fail with its reason."""
-        from airflow_provider_bc.waiting import trigger_result
+        from airflow_provider_bc.tasks.waiting import trigger_result
 
         return {key: found for key, found in trigger_result(event, self.task_id, self.timeout)["found"]}

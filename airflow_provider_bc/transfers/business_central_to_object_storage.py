@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Asset, BaseOperator
 
-from airflow_provider_bc.names import DEFAULT_CONN_ID, ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -119,7 +120,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         self._lineage: dict[str, Any] = {}
 
     def _spec(self, context: Context, company_id: str) -> ExtractionSpec:
-        from airflow_provider_bc.client.odata import select_fields
+        from airflow_provider_bc.client.odata.filters import select_fields
         from airflow_provider_bc.extraction.cursors import CursorOptions
         from airflow_provider_bc.extraction.spec import ExtractionSpec
 
@@ -167,7 +168,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         from airflow_provider_bc.client.errors import BusinessCentralError
         from airflow_provider_bc.extraction.run import Extraction
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-        from airflow_provider_bc.outcomes import task_failure
+        from airflow_provider_bc.tasks.outcomes import task_failure
 
         hook = BusinessCentralHook(self.business_central_conn_id)
         try:

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from typing_extensions import Self
 
-from airflow_provider_bc.client.batch_lookup import BatchLookup, Progress
+from airflow_provider_bc.client.batch.lookup import BatchLookup, Progress
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
-from airflow_provider_bc.outcomes import may_succeed_later
+from airflow_provider_bc.tasks.outcomes import may_succeed_later
 
 if TYPE_CHECKING:
     from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
@@ -74,7 +74,7 @@ class _PollingTrigger(BaseTrigger):
         return None if self.timeout_at is None else self.timeout_at - time.time()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_bc.client.shared_clients import shared_async_client
+        from airflow_provider_bc.triggers.shared_clients import shared_async_client
 
         try:
             settings = await BusinessCentralHook(self.business_central_conn_id).aget_settings()

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.hooks.business_central import settings_from_connection
 

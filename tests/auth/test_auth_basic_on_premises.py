@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 from tests.auth.conftest import read_documented_entry
 from tests.secret_scan import SecretScanner
 

@@ -15,7 +15,7 @@ import jwt
 import pytest
 import requests
 
-from airflow_provider_bc.client import auth
+from airflow_provider_bc.client.auth import tokens as auth
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.testing.credentials import CertificatePair, make_certificate

@@ -14,8 +14,8 @@ import pytest
 
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import DEFAULT_SCOPE, ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.testing.credentials import make_certificate
 from tests.auth.conftest import read_documented_entry
 

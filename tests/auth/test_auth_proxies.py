@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.settings import ClientSettings
 
 

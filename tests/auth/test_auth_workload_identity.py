@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_bc.client.auth import TokenProvider
+from airflow_provider_bc.client.auth.tokens import TokenProvider
 from airflow_provider_bc.client.errors import BusinessCentralAuthError
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.testing.credentials import FederatedIssuer

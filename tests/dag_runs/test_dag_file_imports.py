@@ -27,6 +27,6 @@ def test_importing_a_dag_with_operator_and_sensor_loads_neither_msal_nor_httpx()
     assert not {m for m in after if m == "msal" or m.startswith("msal.")}
     # Airflow's own task SDK imports httpx before any DAG file; the provider must add none of it
     assert not {m for m in added if m == "httpx" or m.startswith("httpx.")}
-    lazy = {"airflow_provider_bc.client.async_client", "airflow_provider_bc.client.async_transport"}
-    lazy |= {"airflow_provider_bc.client.auth", "airflow_provider_bc.triggers.business_central"}
+    lazy = {"airflow_provider_bc.client.async_client", "airflow_provider_bc.client.http.async_transport"}
+    lazy |= {"airflow_provider_bc.client.auth.tokens", "airflow_provider_bc.triggers.business_central"}
     assert not lazy & after

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import CursorOptions
+from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.run import Extraction
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator

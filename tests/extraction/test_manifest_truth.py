@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, ObjectStoragePath
 
-from airflow_provider_bc.client.errors import BusinessCentralDestinationError
+from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
 from tests.extraction.ledger import extract, ndjson_rows

@@ -95,8 +95,8 @@ def test_what_is_not_one_object_of_entities_of_their_types_is_refused(data: byte
 
 
 def test_an_answer_without_value_is_left_to_the_page_reader() -> None:
-    from airflow_provider_bc.client.paging import PageCursor
-    from airflow_provider_bc.client.queries import Query
+    from airflow_provider_bc.client.odata.paging import PageCursor
+    from airflow_provider_bc.client.odata.queries import Query
 
     payload = read(b'{"@odata.context":"x"}')
     assert "value" not in payload

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-from airflow_provider_bc.client.client import BusinessCentralClient, ReadOptions
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.paging import Page
+from airflow_provider_bc.client.base import ReadOptions
+from airflow_provider_bc.client.client import BusinessCentralClient
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.paging import Page
 from airflow_provider_bc.client.settings import ClientSettings
 
 #: settings every fault test starts from: a budget of 2 retries and short waits

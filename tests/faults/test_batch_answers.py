@@ -15,11 +15,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from airflow_provider_bc.client.coalescing import CoalescingAsyncClient
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
-from airflow_provider_bc.client.exchange import Answer
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.transport import Transport
+from airflow_provider_bc.client.http.exchange import Answer
+from airflow_provider_bc.client.http.transport import Transport
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.triggers.coalescing import CoalescingAsyncClient
 from tests.faults.conftest import Reader, emulator_settings
 
 ENTRIES = "itemLedgerEntries"

@@ -21,7 +21,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralThrottledError,
     BusinessCentralUnsafeLinkError,
 )
-from airflow_provider_bc.client.governor import governor_for
+from airflow_provider_bc.client.http.governor import governor_for
 from tests.faults.conftest import Reader, emulator_settings
 
 ENTRIES = "itemLedgerEntries"

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client import errors
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from tests.faults.conftest import Reader, api_requests, statuses
 
 DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
 BY_ID = Lookup(entity_id=DOCUMENTED_ID)
 ENTRY = "itemLedgerEntry"
-RETRY_LOG = "airflow_provider_bc.client.retry"
+RETRY_LOG = "airflow_provider_bc.client.http.retry"
 
 
 @dataclass(frozen=True)

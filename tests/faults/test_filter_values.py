@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_bc.client.client import BusinessCentralClient
-from airflow_provider_bc.client.odata import all_of, clause
+from airflow_provider_bc.client.odata.filters import all_of, clause
 from tests.faults.conftest import emulator_settings
 
 TRICKY = st.sampled_from(["'", "''", "%", "%27", "&", "#", "+", "?", "/", "\\", " ", "é", "Ø", "中", "🙂", ")", " or "])

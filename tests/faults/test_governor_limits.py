@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-from airflow_provider_bc.client.client import BusinessCentralClient, ReadOptions
-from airflow_provider_bc.client.governor import governor_for
+from airflow_provider_bc.client.base import ReadOptions
+from airflow_provider_bc.client.client import BusinessCentralClient
+from airflow_provider_bc.client.http.governor import governor_for
 from airflow_provider_bc.client.settings import ClientSettings
 from tests.faults.conftest import emulator_settings, statuses
 
@@ -27,7 +28,7 @@ COLLECTION = "itemLedgerEntries"
 #: 3 pages of 200 per read
 READ: ReadOptions = {"filter": "entryNumber le 600", "select": "id,entryNumber", "page_size": 200}
 ENTRIES = list(range(1, 601))
-GOVERNOR_LOG = "airflow_provider_bc.client.governor"
+GOVERNOR_LOG = "airflow_provider_bc.client.http.governor"
 
 
 def principal(emulator: Any, **overrides: Any) -> ClientSettings:

@@ -11,7 +11,7 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_bc.client import errors
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.operators.business_central import BusinessCentralGetEntityOperator
 from airflow_provider_bc.operators.entities import BusinessCentralGetEntitiesOperator
 from airflow_provider_bc.sensors.business_central import BusinessCentralEntitySensor

@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from airflow_provider_bc.client import errors
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from tests.faults.conftest import Reader
 
 

@@ -27,15 +27,15 @@ import requests
 import trustme
 import urllib3
 
-from airflow_provider_bc.client.async_transport import AsyncTransport
 from airflow_provider_bc.client.errors import (
     BusinessCentralConnectionError,
     BusinessCentralError,
     BusinessCentralTLSError,
 )
-from airflow_provider_bc.client.exchange import USER_AGENT, Answer
+from airflow_provider_bc.client.http.async_transport import AsyncTransport
+from airflow_provider_bc.client.http.exchange import USER_AGENT, Answer
+from airflow_provider_bc.client.http.transport import PinnedSession, SyncTransport, no_answer
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import PinnedSession, SyncTransport, no_answer
 from tests.faults.conftest import emulator_settings
 
 STALL = 2.0  # seconds the local server waits before answering /stall (beyond every read_timeout used here)

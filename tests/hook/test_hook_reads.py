@@ -9,8 +9,8 @@ from urllib.parse import unquote
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralNotFoundError
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.odata import clause, text_clause
+from airflow_provider_bc.client.odata.filters import clause, text_clause
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from tests.support import DOCUMENTED_FIELDS
 

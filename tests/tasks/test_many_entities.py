@@ -14,10 +14,10 @@ import pytest
 from airflow.providers.common.compat.module_loading import import_string
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
-from airflow_provider_bc.client import shared_clients
 from airflow_provider_bc.client.errors import BusinessCentralThrottledError
 from airflow_provider_bc.operators.entities import BusinessCentralGetEntitiesOperator
 from airflow_provider_bc.sensors.entities import BusinessCentralEntitiesSensor
+from airflow_provider_bc.triggers import shared_clients
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntitiesTrigger
 from tests.support import batch_checks, posting_after_checks
 

@@ -17,10 +17,10 @@ import pytest
 from airflow.providers.common.compat.module_loading import import_string
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
-from airflow_provider_bc.client import shared_clients
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.sensors.business_central import BusinessCentralItemLedgerEntrySensor
 from airflow_provider_bc.sensors.entities import BusinessCentralEntitiesSensor
+from airflow_provider_bc.triggers import shared_clients
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
 
@@ -182,7 +182,7 @@ def test_fifty_triggers_share_one_event_loop_and_one_connection_pool_without_blo
     poster = threading.Thread(target=post_all_after_each_was_checked)
     poster.start()
     try:
-        with _Records("airflow_provider_bc.client.auth") as auth:
+        with _Records("airflow_provider_bc.client.auth.tokens") as auth:
             events = asyncio.run(main())
     finally:
         poster.join()

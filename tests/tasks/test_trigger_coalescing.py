@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_bc.client import shared_clients
-from airflow_provider_bc.client.governor import governor_for
-from airflow_provider_bc.client.lookup import Lookup
+from airflow_provider_bc.client.http.governor import governor_for
+from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.triggers import shared_clients
 from airflow_provider_bc.triggers.business_central import BusinessCentralEntityTrigger
 
 BY_ID = "itemLedgerEntry"  # the emulator's route of a GET by id (alone, or inside a $batch)

@@ -10,18 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_bc.client.batch import EntitiesById, MatchesByValue, inner_answers
+from airflow_provider_bc.client.batch.reads import EntitiesById, MatchesByValue, inner_answers
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadAnswerError,
     BusinessCentralError,
     BusinessCentralQueryError,
     BusinessCentralThrottledError,
 )
-from airflow_provider_bc.client.exchange import Answer, Exchange
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.queries import lookup_query
-from airflow_provider_bc.client.retry import Attempts, Retrying
-from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.client.http.exchange import Answer, Exchange
+from airflow_provider_bc.client.http.retry import Attempts, Retrying
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.queries import lookup_query
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from tests.support import offline_settings
 
 COMPANY = "3e5a0f1c-52ff-eb11-bb76-000d3a220646"

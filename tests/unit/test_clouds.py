@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
-from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from tests.support import offline_settings
 
 ON_PREMISES = "https://bc.contoso.local:7048/BC"

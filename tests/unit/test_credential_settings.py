@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 from airflow_provider_bc.hooks.business_central import settings_from_connection
 from airflow_provider_bc.testing.credentials import FederatedIssuer, make_certificate
 

@@ -13,8 +13,9 @@ from airflow.providers.common.compat.sdk import ObjectStoragePath
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_bc.client.errors import BusinessCentralDestinationError, BusinessCentralQueryError
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import iso, latest, time_order_key
+from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
 from airflow_provider_bc.extraction.state import Checkpoint, previous_manifest, series_manifests, write_manifest
 
 ZONES = [dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]

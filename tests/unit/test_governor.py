@@ -23,14 +23,14 @@ import pytest
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
-from airflow_provider_bc.client.exchange import Answer
-from airflow_provider_bc.client.governor import Governor, GovernorStats, Ledger, Limits, governor_for
+from airflow_provider_bc.client.http.exchange import Answer
+from airflow_provider_bc.client.http.governor import Governor, GovernorStats, Ledger, Limits, governor_for
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.hooks.business_central import settings_from_connection
 from tests.support import offline_settings
 
 T = TypeVar("T")
-GOVERNOR_LOG = "airflow_provider_bc.client.governor"
+GOVERNOR_LOG = "airflow_provider_bc.client.http.governor"
 OK = Answer(200, {}, b"{}")
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_bc.client.json_text import EntityTexts, loads_entity_texts
 from airflow_provider_bc.extraction.files import NdjsonWriter
+from airflow_provider_bc.extraction.page_texts import EntityTexts, loads_entity_texts
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 values = st.recursive(

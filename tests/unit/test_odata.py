@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_bc.client.odata import (
+from airflow_provider_bc.client.odata.filters import (
     all_of,
     clause,
     decode_enum,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.odata import (
+from airflow_provider_bc.client.odata.filters import (
     all_of,
     check_field,
     check_top,

@@ -15,11 +15,11 @@ import pytest
 
 from airflow_provider_bc.client import errors
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.retry import Attempts, Retrying
+from airflow_provider_bc.client.http.retry import Attempts, Retrying
 from airflow_provider_bc.client.settings import ClientSettings
 from tests.support import offline_settings
 
-RETRY_LOG = "airflow_provider_bc.client.retry"
+RETRY_LOG = "airflow_provider_bc.client.http.retry"
 DESCRIBE = "GET https://bc.example.com/v2.0/items"
 
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.odata import all_of, check_filter, clause, text_clause
+from airflow_provider_bc.client.odata.filters import all_of, check_filter, clause, text_clause
+from airflow_provider_bc.client.odata.lookup import Lookup
 
 ESCAPING = "documentNumber eq 'A') or (documentNumber eq 'B'"
 

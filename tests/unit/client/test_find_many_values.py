@@ -10,9 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from airflow_provider_bc.client.batch import MatchesByValue
+from airflow_provider_bc.client.batch.reads import MatchesByValue
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from tests.support import offline_settings
 
 SETTINGS = offline_settings(company_id="3e5a0f1c-52ff-eb11-bb76-000d3a220646")

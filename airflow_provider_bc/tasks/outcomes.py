@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.exchange import is_entity_missing
+from airflow_provider_bc.client.http.exchange import is_entity_missing
 
 
 def may_succeed_later(error: BusinessCentralError) -> bool:

@@ -36,7 +36,7 @@ from typing import TypeVar
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from airflow_provider_bc.client.exchange import Answer
+from airflow_provider_bc.client.http.exchange import Answer
 from airflow_provider_bc.client.settings import ClientSettings
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from airflow_provider_bc.client.settings import AUTH_TYPES, DEFAULT_API_HOST, ClientSettings
-from airflow_provider_bc.names import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_bc.hooks.names import CONN_TYPE, DEFAULT_CONN_ID
 
 __all__ = ["CONN_TYPE", "DEFAULT_CONN_ID", "EXTRA_FIELDS", "HOOK_NAME", "UI_FIELD_BEHAVIOUR", "ExtraField"]
 

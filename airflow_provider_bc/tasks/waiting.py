@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout, conf
 
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.outcomes import may_succeed_later, task_failure
+from airflow_provider_bc.tasks.outcomes import may_succeed_later, task_failure
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import BaseSensorOperator, Context

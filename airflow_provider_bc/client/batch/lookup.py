@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.batch import BatchOptions, shortlist
+from airflow_provider_bc.client.batch.reads import BatchOptions, shortlist
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.odata import check_field, select_fields
-from airflow_provider_bc.client.urls import check_entity_set, check_guid
+from airflow_provider_bc.client.odata.filters import check_field, select_fields
+from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet
 
 if TYPE_CHECKING:
     from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
@@ -21,9 +21,9 @@ _NATIVE = "render_template_as_native_obj=True on the DAG, or pass an XComArg suc
 
 
 def _checked_key(key: object, argument: str, ids: bool) -> Key:
-    if ids:
-        canonical = check_guid(key, argument)
-        return key if isinstance(key, str) else canonical
+    if ids:  # kept as given; when that is the canonical text, as the checked id (not checked again)
+        canonical = EntityId.of(key, argument)
+        return key if isinstance(key, str) and key != canonical else canonical
     if (isinstance(key, str) and key.strip()) or (isinstance(key, int) and not isinstance(key, bool)):
         return key
     raise BusinessCentralQueryError(argument, f"must be non-empty text or a whole number, got {key!r}")
@@ -60,13 +60,13 @@ class BatchLookup:
     select: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        check_entity_set(self.entity_set)
+        object.__setattr__(self, "entity_set", EntitySet.of(self.entity_set))
         if self.field is not None:
             check_field(self.field, "match_field")
         default = "entity_ids" if self.field is None else "match_values"
         object.__setattr__(self, "keys", _checked_keys(self.keys, default, self.field is None))
         if self.company_id is not None:
-            object.__setattr__(self, "company_id", check_guid(self.company_id, "company_id"))
+            object.__setattr__(self, "company_id", CompanyId.of(self.company_id))
         if self.select is not None:
             object.__setattr__(self, "select", select_fields(self.select))
 
@@ -104,7 +104,13 @@ class BatchLookup:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (for a trigger's serialized arguments)."""
-        return {**asdict(self), "keys": list(self.keys), "select": None if self.select is None else list(self.select)}
+        return {
+            **asdict(self),
+            "entity_set": str(self.entity_set),
+            "keys": [str(key) if isinstance(key, str) else key for key in self.keys],
+            "company_id": None if self.company_id is None else str(self.company_id),
+            "select": None if self.select is None else list(self.select),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BatchLookup:
@@ -122,7 +128,7 @@ class BatchLookup:
     def read(self, client: BusinessCentralClient, keys: Iterable[Key]) -> dict[Any, Any]:
         """``keys`` read in ``$batch`` requests: by id ``{id: entity or None}``, else ``{value: [matches]}``."""
         if self.field is None:
-            return client.get_entities(self.entity_set, [str(key) for key in keys], **self._options())
+            return client.get_entities(self.entity_set, _ids(keys), **self._options())
         return client.find_many(self.entity_set, self.field, keys, **self._options())
 
     async def aread(
@@ -131,9 +137,13 @@ class BatchLookup:
         """As :meth:`read`, with the async client; retries end with ``time_budget`` seconds."""
         options = self._options()
         if self.field is None:
-            ids = [str(key) for key in keys]
-            return await client.get_entities(self.entity_set, ids, time_budget=time_budget, **options)
+            return await client.get_entities(self.entity_set, _ids(keys), time_budget=time_budget, **options)
         return await client.find_many(self.entity_set, self.field, keys, time_budget=time_budget, **options)
+
+
+def _ids(keys: Iterable[Key]) -> list[str]:
+    """The keys of a read by id, all text: as kept (checked ids stay checked)."""
+    return [key if isinstance(key, str) else str(key) for key in keys]
 
 
 def check_min_found(min_found: object, count: int) -> int:

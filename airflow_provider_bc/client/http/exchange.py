@@ -22,8 +22,8 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralQueryError,
     error_from_response,
 )
-from airflow_provider_bc.client.json_text import loads_exact
-from airflow_provider_bc.client.queries import Query
+from airflow_provider_bc.client.odata.exact_numbers import loads_exact
+from airflow_provider_bc.client.odata.queries import Query
 from airflow_provider_bc.client.settings import ClientSettings
 
 Sent = TypeVar("Sent")

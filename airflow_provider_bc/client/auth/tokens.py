@@ -29,8 +29,8 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralThrottledError,
 )
+from airflow_provider_bc.client.http.transport import PinnedSession, no_answer
 from airflow_provider_bc.client.settings import DEFAULT_AUTHORITY, ClientSettings
-from airflow_provider_bc.client.transport import PinnedSession, no_answer
 
 if TYPE_CHECKING:
     import msal

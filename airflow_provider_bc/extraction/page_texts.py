@@ -16,18 +16,14 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from airflow_provider_bc.client.paging import DecodedEntities
+from airflow_provider_bc.client.odata.exact_numbers import loads_exact
+from airflow_provider_bc.client.odata.paging import DecodedEntities
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SPACE = frozenset(" \t\n\r")
 #: the types of JSON values without text
 _SCALARS = frozenset({int, float, bool, Decimal, type(None)})
 _UTF8_CHUNK = 1 << 16
-
-
-def loads_exact(data: str | bytes) -> Any:
-    """``json.loads`` with decimals as :class:`~decimal.Decimal` (the API's number text kept)."""
-    return json.loads(data, parse_float=Decimal)
 
 
 class EntityTexts(DecodedEntities):

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.client.odata import all_of, check_filter, check_top, filter_from_match, select_fields
-from airflow_provider_bc.client.urls import check_entity_set, check_guid
-from airflow_provider_bc.names import ITEM_LEDGER_ENTRIES
+from airflow_provider_bc.client.odata.filters import all_of, check_filter, check_top, filter_from_match, select_fields
+from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet
 
 
 @dataclass(frozen=True)
@@ -21,23 +21,23 @@ class Lookup:
     checked on construction; a bad one raises :class:`BusinessCentralQueryError` naming it.
     """
 
-    entity_set: str = ITEM_LEDGER_ENTRIES
-    entity_id: str | None = None
+    entity_set: EntitySet = ITEM_LEDGER_ENTRIES
+    entity_id: EntityId | None = None
     filter: str | None = None
-    company_id: str | None = None
+    company_id: CompanyId | None = None
     select: tuple[str, ...] | None = None
     top: int = 1
 
     def __post_init__(self) -> None:
-        check_entity_set(self.entity_set)
+        object.__setattr__(self, "entity_set", EntitySet.of(self.entity_set))
         if (self.entity_id is None) == (self.filter is None):
             raise BusinessCentralQueryError("entity_id", "give either entity_id or filter/match, not both or neither")
-        if self.entity_id is not None:
-            object.__setattr__(self, "entity_id", check_guid(self.entity_id, "entity_id"))
+        if self.entity_id is not None:  # the one check of an entity id on its way to a request
+            object.__setattr__(self, "entity_id", EntityId.of(self.entity_id))
         if self.filter is not None:
             _check_filter(self.filter)
         if self.company_id is not None:
-            object.__setattr__(self, "company_id", check_guid(self.company_id, "company_id"))
+            object.__setattr__(self, "company_id", CompanyId.of(self.company_id))
         if self.select is not None:
             object.__setattr__(self, "select", select_fields(self.select))
         check_top(self.top)
@@ -60,17 +60,17 @@ class Lookup:
         if match is not None:
             clauses.append(filter_from_match(match))
         return cls(
-            entity_set=entity_set,
-            entity_id=None if entity_id is None else str(entity_id),
+            entity_set=EntitySet.of(entity_set),
+            entity_id=None if entity_id is None else EntityId.of(entity_id),
             filter=all_of(clauses) if clauses else None,
-            company_id=company_id,
+            company_id=None if company_id is None else CompanyId.of(company_id),
             select=None if not select else select_fields(select),
             top=top,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (for a trigger's serialized arguments)."""
-        data = asdict(self)
+        data = {name: str(value) if isinstance(value, str) else value for name, value in asdict(self).items()}
         data["select"] = list(self.select) if self.select is not None else None
         return data
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadAnswerError,
     BusinessCentralConfigError,
-    BusinessCentralQueryError,
     BusinessCentralUnsafeLinkError,
 )
-from airflow_provider_bc.client.settings import ClientSettings, is_guid
+from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet
 
-_ENTITY_SET = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 _UNSAFE_URL = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
@@ -30,22 +28,6 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-def check_guid(value: object, argument: str) -> str:
-    """``value`` as canonical GUID text, or raise a query error naming ``argument`` before any request."""
-    if not is_guid(value):
-        raise BusinessCentralQueryError(
-            argument, f"must be a GUID like 44a76d24-52ff-eb11-bb76-000d3a220646, got {value!r}"
-        )
-    return str(uuid.UUID(str(value)))
-
-
-def check_entity_set(entity_set: object) -> str:
-    """Return ``entity_set`` if it is a plain OData entity-set name (``itemLedgerEntries``)."""
-    if not isinstance(entity_set, str) or not _ENTITY_SET.match(entity_set):
-        raise BusinessCentralQueryError("entity_set", f"must be a name like 'itemLedgerEntries', got {entity_set!r}")
-    return entity_set
-
-
 class ApiUrls:
     """Builds API URLs for one environment and pins requests to its origin."""
 
@@ -57,8 +39,8 @@ class ApiUrls:
         # on-premises: the host carries port and server instance (https://bc.local:7048/BC), no tenant
         self.service_root = f"{settings.api_host}/{'' if settings.on_premises else online}{settings.api_route}"
 
-    def company_id(self, company_id: str | None) -> str:
-        """The company to use: the argument, else the settings' default; a GUID either way."""
+    def company_id(self, company_id: CompanyId | None) -> CompanyId:
+        """The company to use: the argument, else the settings' default."""
         chosen = company_id or self._settings.company_id
         if not chosen:
             raise BusinessCentralConfigError(
@@ -66,7 +48,7 @@ class ApiUrls:
                 "no company given: pass company_id or set extra 'company_id' on the connection",
                 source=self._settings.source,
             )
-        return check_guid(chosen, "company_id")
+        return CompanyId.of(chosen)  # checked already: by the settings, or where the argument was made
 
     def metadata(self) -> str:
         """URL of the service's ``$metadata`` document (EDMX: entity types and sets)."""
@@ -88,13 +70,13 @@ class ApiUrls:
         """URL of the companies collection."""
         return f"{self.service_root}/companies"
 
-    def entity_set(self, entity_set: str, company_id: str | None = None) -> str:
+    def entity_set(self, entity_set: EntitySet, company_id: CompanyId | None = None) -> str:
         """URL of a company's entity set, e.g. ``.../companies(<id>)/itemLedgerEntries``."""
-        return f"{self.service_root}/companies({self.company_id(company_id)})/{check_entity_set(entity_set)}"
+        return f"{self.service_root}/companies({self.company_id(company_id)})/{entity_set}"
 
-    def entity(self, entity_set: str, entity_id: str, company_id: str | None = None) -> str:
+    def entity(self, entity_set: EntitySet, entity_id: EntityId, company_id: CompanyId | None = None) -> str:
         """URL of one entity by its id (SystemId GUID)."""
-        return f"{self.entity_set(entity_set, company_id)}({check_guid(entity_id, 'entity_id')})"
+        return f"{self.entity_set(entity_set, company_id)}({entity_id})"
 
     def next_link(self, link: object) -> str:
         """A server-sent ``@odata.nextLink`` rebuilt on the configured API origin, or refused.

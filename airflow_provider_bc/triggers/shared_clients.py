@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-from airflow_provider_bc.client.coalescing import CoalescingAsyncClient
 from airflow_provider_bc.client.settings import ClientSettings
+from airflow_provider_bc.triggers.coalescing import CoalescingAsyncClient
 
 
 @dataclass

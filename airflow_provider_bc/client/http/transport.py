@@ -14,7 +14,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralTLSError,
 )
-from airflow_provider_bc.client.exchange import USER_AGENT, Answer, Sent
+from airflow_provider_bc.client.http.exchange import USER_AGENT, Answer, Sent
 from airflow_provider_bc.client.settings import ClientSettings
 
 

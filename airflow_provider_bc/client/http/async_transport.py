@@ -5,9 +5,9 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable
 
-from airflow_provider_bc.client.exchange import USER_AGENT, Answer
+from airflow_provider_bc.client.http.exchange import USER_AGENT, Answer
+from airflow_provider_bc.client.http.transport import Request, Transport, no_answer
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.transport import Request, Transport, no_answer
 
 
 def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Any, overload
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
-from airflow_provider_bc.client.queries import Query, entities_of
-from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.client.odata.queries import Query, entities_of
+from airflow_provider_bc.client.odata.urls import ApiUrls
 
 
 class DecodedEntities(Sequence[dict[str, Any]]):

@@ -37,14 +37,15 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralQueryError,
 )
-from airflow_provider_bc.client.exchange import Answer, Exchange
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.odata import clause, decode_enum, format_literal, select_fields
-from airflow_provider_bc.client.paging import PageCursor
-from airflow_provider_bc.client.queries import Query, collection_query, lookup_query
-from airflow_provider_bc.client.retry import Attempts, Retrying
+from airflow_provider_bc.client.http.exchange import Answer, Exchange
+from airflow_provider_bc.client.http.retry import Attempts, Retrying
+from airflow_provider_bc.client.odata.filters import clause, decode_enum, format_literal, select_fields
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.paging import PageCursor
+from airflow_provider_bc.client.odata.queries import Query, collection_query, lookup_query
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls, check_guid
+from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet, company_option
 
 #: the most operations Business Central takes in one ``$batch``
 MAX_OPERATIONS: Final = 100
@@ -312,12 +313,14 @@ class EntitiesById(BatchRead[dict[str, dict[str, Any] | None]]):
         **options: Unpack[BatchOptions],
     ) -> None:
         check_options(options)
-        self._keys = {given: check_guid(given, f"ids[{index}]") for index, given in enumerate(listed(ids, "ids"))}
+        self._keys = {given: EntityId.of(given, f"ids[{index}]") for index, given in enumerate(listed(ids, "ids"))}
+        company, select = options.get("company_id"), options.get("select")
+        scope = EntitySet.of(entity_set)
+        of_company = None if company is None else CompanyId.of(company)
+        selected = None if not select else select_fields(select)
         self._operations: dict[str, Operation] = {}
         for entity_id in dict.fromkeys(self._keys.values()):
-            lookup = Lookup.build(
-                entity_set, entity_id=entity_id, company_id=options.get("company_id"), select=options.get("select")
-            )
+            lookup = Lookup(scope, entity_id, company_id=of_company, select=selected)
             self._operations[entity_id] = Operation.by_id(settings, str(len(self._operations)), urls, lookup)
         super().__init__(urls, list(self._operations.values()), options.get("batch_size", MAX_OPERATIONS), entity_set)
 
@@ -359,9 +362,10 @@ class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
         check_options(options)
         select = options.get("select")
         checked = not select or field in select_fields(select)  # else the answers cannot show the value
+        scope, company = EntitySet.of(entity_set), company_option(options.get("company_id"))
         self._operations: dict[Hashable, Operation] = {}
         for value, where in distinct_filters(field, values).items():
-            query = collection_query(urls, entity_set, options.get("company_id"), filter=where, select=select)
+            query = collection_query(urls, scope, company, filter=where, select=select)
             self._operations[value] = Operation(
                 settings,
                 str(len(self._operations)),

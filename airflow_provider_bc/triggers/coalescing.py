@@ -21,13 +21,13 @@ from types import TracebackType
 from typing import Any, Final
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-from airflow_provider_bc.client.batch import MAX_OPERATIONS, BatchRead, Operation
+from airflow_provider_bc.client.batch.reads import MAX_OPERATIONS, BatchRead, Operation
 from airflow_provider_bc.client.errors import BusinessCentralError
-from airflow_provider_bc.client.exchange import Answer
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.retry import Retrying
+from airflow_provider_bc.client.http.exchange import Answer
+from airflow_provider_bc.client.http.retry import Retrying
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.client.urls import ApiUrls
 
 #: seconds a lookup by id waits for others to join its batch (about one Business Central round trip)
 WINDOW: Final = 0.2

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
-from airflow_provider_bc.client.lookup import Lookup
-from airflow_provider_bc.client.odata import query_options
-from airflow_provider_bc.client.urls import ApiUrls
+from airflow_provider_bc.client.odata.filters import query_options
+from airflow_provider_bc.client.odata.lookup import Lookup
+from airflow_provider_bc.client.odata.urls import ApiUrls
+from airflow_provider_bc.client.values import CompanyId, EntitySet
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class Query:
 
 def collection_query(
     urls: ApiUrls,
-    entity_set: str,
-    company_id: str | None,
+    entity_set: EntitySet,
+    company_id: CompanyId | None,
     *,
     filter: str | None = None,
     select: Iterable[str] | str | None = None,
@@ -76,7 +77,7 @@ def lookup_query(urls: ApiUrls, lookup: Lookup, *, missing_ok: bool = True) -> Q
     )
 
 
-def count_query(urls: ApiUrls, entity_set: str, company_id: str | None, filter: str | None) -> Query:
+def count_query(urls: ApiUrls, entity_set: EntitySet, company_id: CompanyId | None, filter: str | None) -> Query:
     """GET one row's id and ``@odata.count``: how many rows match ``filter`` (for progress, not correctness)."""
     query = collection_query(urls, entity_set, company_id, filter=filter, select=["id"], top=1)
     return replace(
