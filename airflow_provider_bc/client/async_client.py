@@ -6,22 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Hashable, Iterable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 from typing_extensions import Unpack
 
-from airflow_provider_bc.client.base import (
-    ClientBase,
-    ReadOptions,
-    Step,
-    Stepper,
-    Steps,
-    batch_steps,
-    deadline_in,
-    first_page_query,
-    log_page,
-    request_steps,
-)
+from airflow_provider_bc.client import base
+from airflow_provider_bc.client.base import ClientBase, ReadOptions, first_page_query, log_page
 from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.http.async_transport import AsyncTransport
@@ -31,8 +21,6 @@ from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.odata.paging import Page, PageCursor
 from airflow_provider_bc.client.odata.queries import Query, found_entities, lookup_query
 from airflow_provider_bc.client.settings import ClientSettings
-
-R = TypeVar("R")
 
 
 class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
@@ -57,15 +45,15 @@ class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
         self, query: Query, *, page_size: int | None = None, time_budget: float | None = None
     ) -> dict[str, Any]:
         """As ``BusinessCentralClient.run``; MSAL (sync, may do HTTP) runs in a worker thread."""
-        steps = request_steps(self.settings, query, page_size=page_size, deadline=deadline_in(time_budget))
+        steps = base.request_steps(self.settings, query, page_size=page_size, deadline=base.deadline_in(time_budget))
         return await self._drive(steps)
 
     async def run_batch(self, batch: BatchRead[Result], *, time_budget: float | None = None) -> Result:
         """As ``BusinessCentralClient.run_batch``."""
-        return await self._drive(batch_steps(self.settings, batch, deadline=deadline_in(time_budget)))
+        return await self._drive(base.batch_steps(self.settings, batch, deadline=base.deadline_in(time_budget)))
 
-    async def _drive(self, steps: Steps[R]) -> R:
-        stepper = Stepper(steps)
+    async def _drive(self, steps: base.Steps[base.R]) -> base.R:
+        stepper = base.Stepper(steps)
         while (step := stepper.next()) is not None:
             try:
                 stepper.answered(await self._perform(step))
@@ -73,7 +61,7 @@ class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
                 stepper.failed(error)
         return stepper.result
 
-    async def _perform(self, step: Step) -> Answer | None:
+    async def _perform(self, step: base.Step) -> Answer | None:
         """As ``BusinessCentralClient._perform``, without blocking the event loop."""
         if isinstance(step, Retrying):
             if step.new_token:

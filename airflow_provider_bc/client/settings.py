@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -209,7 +210,7 @@ class ClientSettings:
         if self.company_id is not None and not is_guid(self.company_id):
             raise self._fail("company_id", f"{self.company_id!r} is not a GUID (use the company id, not its name)")
         if self.company_id is not None:
-            object.__setattr__(self, "company_id", CompanyId.of(self.company_id))
+            object.__setattr__(self, "company_id", CompanyId(uuid.UUID(self.company_id)))
         if not _API_ROUTE.match(self.api_route):
             raise self._fail(
                 "api_route",

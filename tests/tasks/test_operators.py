@@ -131,3 +131,24 @@ def test_untrusted_certificate_is_a_tls_error_not_an_outage(bc_connection: Calla
     sensor = BusinessCentralItemLedgerEntrySensor(task_id="s", entry_id=DOCUMENTED_ID)
     with pytest.raises(AirflowFailException, match="TLS certificate"):
         sensor.poke({})
+
+
+def test_an_entity_id_is_checked_once_on_its_way_from_the_operator_to_the_request(
+    bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_bc.client import values
+
+    bc_connection()
+    given = DOCUMENTED_ID.upper()
+    checks: list[object] = []
+    real = values.is_guid
+    monkeypatch.setattr(values, "is_guid", lambda value: checks.append(value) or real(value))
+    operator = BusinessCentralGetItemLedgerEntryOperator(task_id="get", entry_id=given)
+    assert operator.execute({})["id"] == DOCUMENTED_ID
+    assert [value for value in checks if str(value).lower() == DOCUMENTED_ID] == [given]  # in Lookup.build
+    api = {
+        route: counts
+        for route, counts in bc_emulator.stats()["requests"].items()
+        if route not in ("token", "discovery")
+    }
+    assert [sum(counts.values()) for counts in api.values()] == [1]
