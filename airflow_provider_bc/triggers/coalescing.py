@@ -21,7 +21,8 @@ from types import TracebackType
 from typing import Any, Final
 
 from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-from airflow_provider_bc.client.batch.reads import MAX_OPERATIONS, BatchRead, Operation
+from airflow_provider_bc.client.batch.operations import Operation
+from airflow_provider_bc.client.batch.reads import MAX_OPERATIONS, BatchRead
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.http.exchange import Answer
 from airflow_provider_bc.client.http.retry import Retrying

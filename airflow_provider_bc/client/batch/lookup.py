@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.client.batch.reads import BatchOptions, shortlist
+from airflow_provider_bc.client.batch.answers import shortlist
+from airflow_provider_bc.client.batch.reads import BatchOptions
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.client.odata.filters import check_field, select_fields
 from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_bc.client.batch.reads import EntitiesById, MatchesByValue, inner_answers
+from airflow_provider_bc.client.batch.answers import inner_answers
+from airflow_provider_bc.client.batch.reads import EntitiesById, MatchesByValue
 from airflow_provider_bc.client.errors import (
     BusinessCentralBadAnswerError,
     BusinessCentralError,

@@ -24,7 +24,8 @@ from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
 from airflow_provider_bc.client.http.exchange import Answer
-from airflow_provider_bc.client.http.governor import Governor, GovernorStats, Ledger, Limits, governor_for
+from airflow_provider_bc.client.http.governor import Governor, governor_for
+from airflow_provider_bc.client.http.request_window import GovernorStats, Ledger, Limits
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.hooks.business_central import settings_from_connection
 from tests.support import offline_settings
