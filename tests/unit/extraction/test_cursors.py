@@ -1,42 +1,18 @@
-"""Extraction decisions without a server: number text, cursors' windows, key ranges, $metadata types."""
+"""Cursors' windows without a server: the passes, settled marks and skipped rows of each kind of run."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import re
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError, BusinessCentralQueryError
-from airflow_provider_bc.extraction import exact_json
+from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import CursorOptions, Window, plan_window
-from airflow_provider_bc.extraction.partitions import range_filters
-from airflow_provider_bc.extraction.schema import arrow_schema, entity_type
 
 NOW = dt.datetime(2024, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
-decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None)
-values = st.recursive(
-    st.none() | st.booleans() | st.integers() | decimals | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12,
-)
-
-
-@given(values)
-def test_exact_json_gives_back_every_value_and_every_digit(value: Any) -> None:
-    text = exact_json.dumps(value)
-    assert exact_json.loads(text) == value
-    assert exact_json.dumps(exact_json.loads(text)) == text  # the number text itself survives
-
-
-@pytest.mark.parametrize("number", ["12.50", "0.10", "-0.0", "1E+3", "1234567890.123456789012"])
-def test_a_decimal_keeps_the_api_text(number: str) -> None:
-    assert exact_json.dumps(exact_json.loads(f'{{"amount":{number}}}')) == f'{{"amount":{number}}}'
 
 
 def _clauses(text: str | None) -> set[str]:
@@ -122,43 +98,3 @@ def test_bad_cursor_options_name_the_field(options: dict[str, Any], field: str) 
     with pytest.raises(BusinessCentralQueryError) as caught:
         CursorOptions(**options)
     assert caught.value.field == field
-
-
-@given(st.integers(1, 10**9), st.integers(0, 10**6), st.integers(1, 40))
-def test_key_ranges_cover_the_span_once(first: int, width: int, parts: int) -> None:
-    last = first + width
-    bounds = [tuple(map(int, re.findall(r"entryNumber (?:ge|lt) (\d+)", f))) for f in range_filters(first, last, parts)]
-    assert 1 <= len(bounds) <= parts
-    assert bounds[0][0] == first and bounds[-1][1] == last + 1
-    assert all(low < high for low, high in bounds) and all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
-
-
-METADATA = """<?xml version="1.0" encoding="utf-8"?>
-<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices>
-<Schema Namespace="Microsoft.NAV" xmlns="http://docs.oasis-open.org/odata/ns/edm">
-<EnumType Name="entryType"><Member Name="Sale" Value="1"/></EnumType>
-<EntityType Name="itemLedgerEntry"><Key><PropertyRef Name="id"/></Key>
-<Property Name="id" Type="Edm.Guid"/><Property Name="entryNumber" Type="Edm.Int32"/>
-<Property Name="entryType" Type="Microsoft.NAV.entryType"/><Property Name="postingDate" Type="Edm.Date"/>
-<Property Name="quantity" Type="Edm.Decimal" Scale="Variable"/>
-<Property Name="lastModifiedDateTime" Type="Edm.DateTimeOffset"/></EntityType>
-<EntityContainer Name="NAV"><EntitySet Name="itemLedgerEntries" EntityType="Microsoft.NAV.itemLedgerEntry"/>
-</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"""
-
-
-def test_metadata_types_become_arrow_types_and_unknown_fields_are_named() -> None:
-    import pyarrow as pa
-
-    entity = entity_type(METADATA, "itemLedgerEntries")
-    schema = arrow_schema(entity)
-    assert schema.field("quantity").type == pa.decimal128(38, 18)
-    assert schema.field("postingDate").type == pa.date32() and schema.field("entryNumber").type == pa.int32()
-    assert schema.field("entryType").type == pa.string() and schema.field("id").type == pa.string()
-    assert schema.field("lastModifiedDateTime").type == pa.timestamp("us", tz="UTC")
-    with pytest.raises(BusinessCentralQueryError, match="noSuchField") as caught:
-        entity.check_fields(["id", "noSuchField"], "select")
-    assert caught.value.field == "select"
-    with pytest.raises(BusinessCentralQueryError, match="itemLedgerEntries"):
-        entity_type(METADATA, "generalLedgerEntries")
-    with pytest.raises(BusinessCentralBadAnswerError, match=r"\$metadata"):
-        entity_type("<html>", "itemLedgerEntries")
