@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ import requests
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 
 CORRELATION = re.compile(r"CorrelationId:  ([0-9a-f-]{36})\.$")
+T = TypeVar("T")
 
 
 class Api:
@@ -58,6 +60,36 @@ class Api:
 
     def entries_path(self, company_id: str | None = None) -> str:
         return f"/companies({company_id or self.emulator.default_company_id})/itemLedgerEntries"
+
+    def warm_sessions(self, count: int) -> list[requests.Session]:
+        """``count`` sessions, each with its connection open (TLS handshake done) for a race of :meth:`at_once`."""
+        sessions = [requests.Session() for _ in range(count)]
+        for session in sessions:
+            session.get(
+                self.url("/companies"),
+                headers={"Authorization": f"Bearer {self.token}"},
+                verify=self.emulator.ca_bundle,
+            )
+        return sessions
+
+    @staticmethod
+    def at_once(sessions: list[requests.Session], send: Callable[[requests.Session], T]) -> list[T]:
+        """``send`` on every session at the same moment, each in a thread of its own, the session closed
+        after; the results in the order they came."""
+        barrier = threading.Barrier(len(sessions))
+        results: list[T] = []
+
+        def call(session: requests.Session) -> None:
+            barrier.wait()
+            results.append(send(session))
+            session.close()
+
+        threads = [threading.Thread(target=call, args=(session,)) for session in sessions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
 
     @staticmethod
     def assert_error(response: requests.Response, status: int, code: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,25 +33,14 @@ def _timed_gets(api: Any, count: int) -> list[tuple[int, int, float]]:
     ``(status, body bytes, seconds)`` of each."""
     path, params = _page(api)
     headers, verify = {"Authorization": f"Bearer {api.token}"}, api.emulator.ca_bundle
-    sessions = [requests.Session() for _ in range(count)]
-    for session in sessions:  # TLS handshakes done before the race starts
-        session.get(api.url("/companies"), headers=headers, verify=verify)
-    barrier = threading.Barrier(count)
-    results: list[tuple[int, int, float]] = []
+    sessions = api.warm_sessions(count)  # TLS handshakes done before the race starts
 
-    def call(session: requests.Session) -> None:
-        barrier.wait()
+    def send(session: requests.Session) -> tuple[int, int, float]:
         started = time.monotonic()
         response = session.get(api.url(path), params=params, headers=headers, verify=verify, timeout=60)
-        results.append((response.status_code, len(response.content), time.monotonic() - started))
-        session.close()
+        return response.status_code, len(response.content), time.monotonic() - started
 
-    threads = [threading.Thread(target=call, args=(session,)) for session in sessions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return list(api.at_once(sessions, send))
 
 
 def test_a_body_takes_at_least_its_size_over_the_bandwidth(throttled: Any) -> None:

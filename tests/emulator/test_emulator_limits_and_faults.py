@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -17,29 +16,15 @@ DOCUMENTED_ID = "44a76d24-52ff-eb11-bb76-000d3a220646"
 
 def _at_once(api: Any, count: int, **config: Any) -> list[int]:
     """Open ``count`` connections, apply ``config``, then send one GET on each at the same moment."""
-    sessions = [requests.Session() for _ in range(count)]
-    for session in sessions:  # TLS handshakes done before the race starts
-        session.get(
-            api.url("/companies"), headers={"Authorization": f"Bearer {api.token}"}, verify=api.emulator.ca_bundle
-        )
+    sessions = api.warm_sessions(count)  # TLS handshakes done before the race starts
     api.emulator.configure(**config)
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
+    headers = {"Authorization": f"Bearer {api.token}"}
 
-    def call(session: requests.Session) -> None:
-        barrier.wait()
-        response = session.get(
-            api.url("/companies"), headers={"Authorization": f"Bearer {api.token}"}, verify=api.emulator.ca_bundle
-        )
-        statuses.append(response.status_code)
-        session.close()
+    def send(session: requests.Session) -> int:
+        response = session.get(api.url("/companies"), headers=headers, verify=api.emulator.ca_bundle)
+        return response.status_code
 
-    threads = [threading.Thread(target=call, args=(session,)) for session in sessions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sorted(statuses)
+    return sorted(api.at_once(sessions, send))
 
 
 @pytest.mark.parametrize("max_concurrent", [5, 2])

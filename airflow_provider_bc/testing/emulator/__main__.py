@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from pathlib import Path
 
 from .extra import exit_without_emulator_extra
@@ -64,16 +65,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         config.apply({name: getattr(args, name) for name in config.as_dict()})
     except ValueError as exc:
         parser.error(str(exc))
-    options = ServerOptions(
-        host=args.host,
-        port=args.port,
-        entries=args.entries,
-        seed=args.seed,
-        state_dir=args.state_dir,
-        ready_file=args.ready_file,
-        env_file=args.env_file,
-        access_log=args.access_log,
-    )
+    # each start option is the command-line option of the same name
+    options = ServerOptions(**{field.name: getattr(args, field.name) for field in dataclasses.fields(ServerOptions)})
     return options, config
 
 

@@ -11,6 +11,7 @@ import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,6 +22,7 @@ from .settings import RuntimeConfig
 from .tokens import BC_RESOURCE, Tokens
 
 
+@dataclass(eq=False, repr=False)
 class Directory:
     """One Entra tenant with its registered client applications; issues and checks access tokens.
 
@@ -28,32 +30,28 @@ class Directory:
     restarted emulator can :meth:`restore` them and keep accepting the tokens it issued before.
     """
 
-    def __init__(
-        self,
-        tenant_id: str,
-        tenant_domain: str,
-        base_url: str,
-        config: RuntimeConfig,
-        on_change: Callable[[dict[str, Any]], None] | None = None,
-    ) -> None:
-        self.tenant_id = tenant_id
-        self.tenant_domain = tenant_domain
-        self.base_url = base_url
-        self.config = config
-        self.on_change = on_change
-        self.apps: dict[str, str] = {}
-        self.certificates: dict[str, list[str]] = {}  # client id: PEM certificates registered
-        #: client id: federated credentials, each {"issuer", "subject", "issuer_key"} (the issuer's public key)
-        self.federated: dict[str, list[dict[str, str]]] = {}
-        #: managed identities assigned to the host: the system-assigned one's client id, user-assigned ones
-        self.system_identity: str | None = None
-        #: user-assigned identities: (``client_id`` or ``resource_id``, its value) -> the identity's client id
-        self.user_identities: dict[tuple[str, str], str] = {}
-        #: Business Central on-premises users: user name -> web service access key (Basic auth)
-        self.web_service_users: dict[str, str] = {}
-        #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
-        self.identity_header = secrets.token_urlsafe(24)
-        self.tokens = Tokens(tenant_id, base_url)
+    tenant_id: str
+    tenant_domain: str
+    base_url: str
+    config: RuntimeConfig
+    on_change: Callable[[dict[str, Any]], None] | None = None
+    apps: dict[str, str] = field(default_factory=dict, init=False)
+    #: client id: PEM certificates registered
+    certificates: dict[str, list[str]] = field(default_factory=dict, init=False)
+    #: client id: federated credentials, each {"issuer", "subject", "issuer_key"} (the issuer's public key)
+    federated: dict[str, list[dict[str, str]]] = field(default_factory=dict, init=False)
+    #: managed identities assigned to the host: the system-assigned one's client id, user-assigned ones
+    system_identity: str | None = field(default=None, init=False)
+    #: user-assigned identities: (``client_id`` or ``resource_id``, its value) -> the identity's client id
+    user_identities: dict[tuple[str, str], str] = field(default_factory=dict, init=False)
+    #: Business Central on-premises users: user name -> web service access key (Basic auth)
+    web_service_users: dict[str, str] = field(default_factory=dict, init=False)
+    #: what the host's App Service-style endpoint expects in ``X-IDENTITY-HEADER`` (``IDENTITY_HEADER``)
+    identity_header: str = field(default_factory=lambda: secrets.token_urlsafe(24), init=False)
+    tokens: Tokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = Tokens(self.tenant_id, self.base_url)
 
     @property
     def issued(self) -> deque[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 
-from .schema import EntitySet, EnumType, Field, Kind
+from .schema import KEY, EntitySet, EnumType, Field, Kind
 
 EDMX_NAMESPACE = "http://docs.oasis-open.org/odata/ns/edmx"
 EDM_NAMESPACE = "http://docs.oasis-open.org/odata/ns/edm"
@@ -50,7 +50,7 @@ def _enum_type(schema: ElementTree.Element, enum: EnumType) -> None:
 
 def _entity_type(schema: ElementTree.Element, entity_set: EntitySet, contained: Sequence[EntitySet]) -> None:
     entity_type = ElementTree.SubElement(schema, "EntityType", {"Name": entity_set.entity_type})
-    ElementTree.SubElement(ElementTree.SubElement(entity_type, "Key"), "PropertyRef", {"Name": "id"})
+    ElementTree.SubElement(ElementTree.SubElement(entity_type, "Key"), "PropertyRef", {"Name": KEY.name})
     for field in entity_set.fields:
         _property(entity_type, field)
     for inner in contained:

@@ -8,6 +8,7 @@ Values always travel as SQL parameters.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -121,28 +122,27 @@ class _Parser:
         return condition
 
     def disjunction(self) -> SqlCondition:
-        condition = self.conjunction()
-        while (token := self.peek()) is not None and token.text == "or":
+        return self.joined("or", self.conjunction)
+
+    def conjunction(self) -> SqlCondition:
+        return self.joined("and", self.primary)
+
+    def joined(self, keyword: str, operand: Callable[[], SqlCondition]) -> SqlCondition:
+        """One or more ``operand`` conditions joined by ``keyword`` (``and`` or ``or``: BC allows ``or``
+        only between conditions on the same field)."""
+        condition = operand()
+        while (token := self.peek()) is not None and token.text == keyword:
             self.take()
-            right = self.conjunction()
+            right = operand()
             fields = condition.fields | right.fields
-            if len(fields) > 1:
+            if keyword == "or" and len(fields) > 1:
                 raise ODataError(
                     f"The 'or' operator is only supported between conditions on the same field, not on "
                     f"{', '.join(sorted(fields))}.",
                     UNSUPPORTED,
                 )
-            condition = SqlCondition(f"({condition.sql} OR {right.sql})", condition.params + right.params, fields)
-        return condition
-
-    def conjunction(self) -> SqlCondition:
-        condition = self.primary()
-        while (token := self.peek()) is not None and token.text == "and":
-            self.take()
-            right = self.primary()
-            condition = SqlCondition(
-                f"({condition.sql} AND {right.sql})", condition.params + right.params, condition.fields | right.fields
-            )
+            sql = f"({condition.sql} {keyword.upper()} {right.sql})"
+            condition = SqlCondition(sql, condition.params + right.params, fields)
         return condition
 
     def primary(self) -> SqlCondition:

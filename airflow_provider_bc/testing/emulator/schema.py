@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -80,15 +81,28 @@ class Field:
         return f"json({self.column})" if self.kind is Kind.DECIMAL else self.column
 
 
+#: the key of every entity set (BC's SystemId), first in every entity
+KEY = Field("id", Kind.GUID)
+
+
 @dataclass(frozen=True)
 class EntitySet:
-    """A collection of one entity type, stored in one SQLite table."""
+    """A collection of one entity type, keyed by :data:`KEY` and stored in one SQLite table named after it."""
 
     name: str
     entity_type: str  # the name of its type in $metadata (Microsoft.NAV.<entity_type>)
-    table: str
-    fields: tuple[Field, ...]
+    non_key_fields: tuple[Field, ...]  # in the order BC sends them, after the key
     tiebreak: str  # a unique column that makes every ordering total (used in $skiptoken)
+
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        """Every field, the key first."""
+        return (KEY, *self.non_key_fields)
+
+    @property
+    def table(self) -> str:
+        """Its SQLite table: the name in snake case (``itemLedgerEntries``: ``item_ledger_entries``)."""
+        return re.sub("(?=[A-Z])", "_", self.name).lower()
 
     def field(self, name: str) -> Field | None:
         """The field called ``name`` (case-sensitive, like BC), or None."""
@@ -108,6 +122,10 @@ def parse_datetime(text: str) -> datetime:
         return (local - timedelta(minutes=offset)).replace(tzinfo=timezone.utc)
     except OverflowError as exc:
         raise ValueError(f"datetime out of range: {text!r}") from exc
+
+
+#: the precision of BC's datetimes: a later change is at least this much later
+MILLISECOND = timedelta(milliseconds=1)
 
 
 def format_datetime(moment: datetime) -> str:
@@ -219,9 +237,7 @@ ITEM_LEDGER_DOCUMENT_TYPE = EnumType(
 COMPANIES = EntitySet(
     name="companies",
     entity_type="company",
-    table="companies",
-    fields=(
-        Field("id", Kind.GUID),
+    non_key_fields=(
         Field("systemVersion", Kind.STRING),
         Field("timestamp", Kind.INTEGER),
         Field("name", Kind.STRING, max_length=30),
@@ -238,9 +254,7 @@ COMPANIES = EntitySet(
 ITEM_LEDGER_ENTRIES = EntitySet(
     name="itemLedgerEntries",
     entity_type="itemLedgerEntry",
-    table="item_ledger_entries",
-    fields=(
-        Field("id", Kind.GUID),
+    non_key_fields=(
         Field("entryNumber", Kind.INTEGER),
         Field("itemNumber", Kind.STRING, max_length=20),
         Field("postingDate", Kind.DATE),
