@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_bc import __version__
-from airflow_provider_bc.hooks.connection_fields import CONN_TYPE, HOOK_NAME, conn_fields, ui_field_behaviour
+from airflow_provider_bc.hooks.connection_fields import HOOK_NAME, conn_fields, ui_field_behaviour
+from airflow_provider_bc.hooks.names import CONN_TYPE
 
 _INTEGRATION = "Microsoft Dynamics 365 Business Central"
 

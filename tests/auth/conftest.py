@@ -13,7 +13,7 @@ from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.hooks.business_central import settings_from_connection
+from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 
 #: one retry with short waits: an auth failure is not retried anyway
 FAST = {"max_retries": 1, "backoff_factor": 0.05, "backoff_max": 0.2}

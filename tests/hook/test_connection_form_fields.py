@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.settings import AUTH_TYPES, ClientSettings
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook, settings_from_connection
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from airflow_provider_bc.hooks.connection_fields import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR, conn_fields
+from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 
 DEFAULTS = {f.name: f.default for f in fields(ClientSettings)}
 

@@ -13,7 +13,7 @@ from airflow_provider_bc.client.errors import (
 )
 from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.hooks.business_central import settings_from_connection
+from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 
 GOOD: dict[str, Any] = {
     "login": "11111111-2222-3333-4444-555555555555",

@@ -11,7 +11,8 @@ import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralConfigError
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook, settings_from_connection
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 SECRET = "not-a-real-secret"

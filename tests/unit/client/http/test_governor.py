@@ -27,7 +27,7 @@ from airflow_provider_bc.client.http.exchange import Answer
 from airflow_provider_bc.client.http.governor import Governor, governor_for
 from airflow_provider_bc.client.http.request_window import GovernorStats, Ledger, Limits
 from airflow_provider_bc.client.settings import ClientSettings
-from airflow_provider_bc.hooks.business_central import settings_from_connection
+from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 from tests.support import offline_settings
 
 T = TypeVar("T")
