@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 
 from airflow_provider_bc.client import base
 from airflow_provider_bc.client.base import ClientBase, ReadOptions, first_page_query, log_page
+from airflow_provider_bc.client.batch.lookup import BatchLookup, Key
 from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.http.async_transport import AsyncTransport
@@ -97,6 +98,12 @@ class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
         as for :meth:`run_batch`)."""
         read = MatchesByValue(self.settings, self.urls, entity_set, field, values, **options)
         return await self.run_batch(read, time_budget=time_budget)
+
+    async def read_keys(
+        self, lookup: BatchLookup, keys: Iterable[Key], *, time_budget: float | None = None
+    ) -> dict[Any, Any]:
+        """As ``BusinessCentralClient.read_keys``."""
+        return await self.run_batch(lookup.batch_read(self.settings, self.urls, keys), time_budget=time_budget)
 
     async def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """As ``BusinessCentralClient.lookup``: the entity or matches, ``[]`` when there is none yet."""

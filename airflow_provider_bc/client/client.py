@@ -23,6 +23,7 @@ from airflow_provider_bc.client.base import (
     log_page,
     request_steps,
 )
+from airflow_provider_bc.client.batch.lookup import BatchLookup, Key
 from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
 from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.client.errors import BusinessCentralError
@@ -118,6 +119,13 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
         in ``$batch`` requests): each value maps to its matches, ``[]`` for none. Options as
         :meth:`get_entities`."""
         return self.run_batch(MatchesByValue(self.settings, self.urls, entity_set, field, values, **options))
+
+    def read_keys(
+        self, lookup: BatchLookup, keys: Iterable[Key], *, time_budget: float | None = None
+    ) -> dict[Any, Any]:
+        """``keys`` of a set task's ``lookup`` in ``$batch`` requests: by id ``{id: entity or None}``,
+        else ``{value: [matches]}`` (``time_budget`` as for :meth:`run_batch`)."""
+        return self.run_batch(lookup.batch_read(self.settings, self.urls, keys), time_budget=time_budget)
 
     def lookup(self, lookup: Lookup, *, time_budget: float | None = None) -> list[dict[str, Any]]:
         """The entity with ``lookup.entity_id``, or up to ``lookup.top`` matching ``lookup.filter``;

@@ -72,7 +72,7 @@ class BusinessCentralGetEntitiesOperator(EntitySetArguments, BaseOperator):
                 company_id=self.company_id,
                 select=self.select,
             )
-            found = lookup.read(BusinessCentralHook(self.business_central_conn_id).client, lookup.keys)
+            found = BusinessCentralHook(self.business_central_conn_id).client.read_keys(lookup, lookup.keys)
         progress = Progress(lookup)
         progress.take(found)
         self.log.info("Read %s", progress.report())

@@ -89,7 +89,7 @@ class BusinessCentralEntitiesSensor(EntitySetArguments, BaseSensorOperator):
 
         progress = self._progress = self._progress or self._new_progress()
         client = BusinessCentralHook(self.business_central_conn_id).client
-        found = check_or_wait(lambda: progress.lookup.read(client, progress.missing()), self.task_id, self.log)
+        found = check_or_wait(lambda: client.read_keys(progress.lookup, progress.missing()), self.task_id, self.log)
         progress.take(found or {})
         self.log.info("%s", progress.report())
         return PokeReturnValue(is_done=progress.done, xcom_value=progress.result() if progress.done else None)

@@ -172,7 +172,7 @@ class BusinessCentralEntitiesTrigger(_PollingTrigger):
         return {"lookup": self.lookup.to_dict(), "min_found": self.min_found}
 
     async def _check(self, client: AsyncBusinessCentralClient) -> dict[str, Any] | None:
-        self.progress.take(await self.lookup.aread(client, self.progress.missing(), time_budget=self._remaining()))
+        self.progress.take(await client.read_keys(self.lookup, self.progress.missing(), time_budget=self._remaining()))
         return {"found": [list(pair) for pair in self.progress.result().items()]} if self.progress.done else None
 
     def _not_yet(self) -> str:

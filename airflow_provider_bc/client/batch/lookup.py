@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_bc.client.batch.answers import shortlist
-from airflow_provider_bc.client.batch.reads import BatchOptions
+from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.client.odata.filters import check_field, select_fields
+from airflow_provider_bc.client.odata.urls import ApiUrls
+from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet
-
-if TYPE_CHECKING:
-    from airflow_provider_bc.client.async_client import AsyncBusinessCentralClient
-    from airflow_provider_bc.client.client import BusinessCentralClient
 
 #: an entity id (text) or a value of the matched field
 Key = str | int
@@ -123,23 +121,12 @@ class BatchLookup:
         """``itemLedgerEntries by id`` or ``itemLedgerEntries by documentNumber``, for messages."""
         return f"{self.entity_set} by {self.field or 'id'}"
 
-    def _options(self) -> BatchOptions:
-        return {"company_id": self.company_id, "select": self.select}
-
-    def read(self, client: BusinessCentralClient, keys: Iterable[Key]) -> dict[Any, Any]:
-        """``keys`` read in ``$batch`` requests: by id ``{id: entity or None}``, else ``{value: [matches]}``."""
+    def batch_read(self, settings: ClientSettings, urls: ApiUrls, keys: Iterable[Key]) -> BatchRead[dict[Any, Any]]:
+        """The read of ``keys`` in ``$batch`` requests: by id ``{id: entity or None}``, else ``{value: [matches]}``."""
+        options: BatchOptions = {"company_id": self.company_id, "select": self.select}
         if self.field is None:
-            return client.get_entities(self.entity_set, _ids(keys), **self._options())
-        return client.find_many(self.entity_set, self.field, keys, **self._options())
-
-    async def aread(
-        self, client: AsyncBusinessCentralClient, keys: Iterable[Key], *, time_budget: float | None = None
-    ) -> dict[Any, Any]:
-        """As :meth:`read`, with the async client; retries end with ``time_budget`` seconds."""
-        options = self._options()
-        if self.field is None:
-            return await client.get_entities(self.entity_set, _ids(keys), time_budget=time_budget, **options)
-        return await client.find_many(self.entity_set, self.field, keys, time_budget=time_budget, **options)
+            return EntitiesById(settings, urls, self.entity_set, _ids(keys), **options)
+        return MatchesByValue(settings, urls, self.entity_set, self.field, keys, **options)
 
 
 def _ids(keys: Iterable[Key]) -> list[str]:

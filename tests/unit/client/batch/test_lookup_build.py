@@ -10,8 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_bc.client.batch.lookup import BatchLookup
+from airflow_provider_bc.client.batch.reads import EntitiesById, MatchesByValue
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.values import CompanyId, EntityId
+from tests.support import offline_settings
 
 ID_1 = "44a76d24-52ff-eb11-bb76-000d3a220646"
 ID_2 = "5f2b3c4d-0000-4000-8000-000000000002"
@@ -93,29 +96,19 @@ def test_a_lookup_by_id_survives_json_and_its_ids_stay_checked() -> None:
     assert back == lookup and type(back.keys[0]) is EntityId and type(back.entity_set) is type(lookup.entity_set)
 
 
-class _Client:
-    """Records the reads a lookup asks for."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-
-    def get_entities(self, entity_set: str, ids: list[str], **options: Any) -> dict[str, Any]:
-        self.calls.append(("get_entities", entity_set, ids, options))
-        return {}
-
-    def find_many(self, entity_set: str, field: str, values: Any, **options: Any) -> dict[str, Any]:
-        self.calls.append(("find_many", entity_set, field, list(values), options))
-        return {}
-
-
 def test_a_read_asks_by_id_or_by_field_with_the_lookups_options() -> None:
-    client = _Client()
+    settings = offline_settings(company_id=ID_2)
+    urls = ApiUrls(settings)
     by_id = BatchLookup.build("itemLedgerEntries", [ID_1], company_id=COMPANY, select="id")
     by_value = BatchLookup.build("itemLedgerEntries", [7, "D1"], "documentNumber")
-    by_id.read(client, by_id.keys)  # type: ignore[arg-type]
-    by_value.read(client, [7])  # type: ignore[arg-type]
-    options = {"company_id": COMPANY.lower(), "select": ("id",)}
-    assert client.calls == [
-        ("get_entities", "itemLedgerEntries", [ID_1], options),
-        ("find_many", "itemLedgerEntries", "documentNumber", [7], {"company_id": None, "select": None}),
+    ids = by_id.batch_read(settings, urls, by_id.keys)
+    values = by_value.batch_read(settings, urls, [7])
+    assert isinstance(ids, EntitiesById) and isinstance(values, MatchesByValue)
+    sent = json.loads(ids.next_request().body)["requests"]  # type: ignore[union-attr,arg-type]
+    assert [request["url"] for request in sent] == [
+        f"companies({COMPANY.lower()})/itemLedgerEntries({ID_1.lower()})?$select=id"
+    ]
+    asked = json.loads(values.next_request().body)["requests"]  # type: ignore[union-attr,arg-type]
+    assert [request["url"] for request in asked] == [
+        f"companies({settings.company_id})/itemLedgerEntries?$filter=documentNumber%20eq%207"
     ]
