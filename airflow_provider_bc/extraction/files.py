@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from airflow_provider_bc.extraction import exact_json
+import msgspec
+
 from airflow_provider_bc.extraction.page_texts import EntityTexts, loads_entity_texts
 from airflow_provider_bc.extraction.schema import EntityType, arrow_schema
 
@@ -134,7 +135,7 @@ class _FileWriter:
 def one_line(text: bytes) -> bytes:
     """A row's JSON text as one line: as sent, or made compact (every digit kept) if it spans lines."""
     if b"\n" in text or b"\r" in text:
-        return exact_json.dumps(exact_json.loads(text)).encode()
+        return msgspec.json.format(text, indent=-1)  # the values' bytes as sent, only the spacing dropped
     return text
 
 

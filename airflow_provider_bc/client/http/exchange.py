@@ -115,7 +115,7 @@ class Exchange:
         elif "json" in content_type.lower():
             try:
                 payload = self._decode(answer.body)
-            except ValueError as error:  # UnicodeDecodeError included
+            except (ValueError, RecursionError) as error:  # UnicodeDecodeError included; nesting past the limit
                 problem = f"{error}; "
         if not isinstance(payload, dict):
             raise BusinessCentralBadAnswerError(
