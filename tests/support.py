@@ -127,3 +127,32 @@ def posting_after_checks(
         poster.join()
     if failed:
         raise failed[0]
+
+
+def modules_loaded_by(module: str) -> set[str]:
+    """The modules outside the standard library a fresh interpreter loads to import ``module`` (as a DAG
+    file's parse would)."""
+    import subprocess
+    import sys
+
+    probe = f"import sys\nbefore = set(sys.modules)\nimport {module}\nprint(*sorted(set(sys.modules) - before))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return {name for name in out.stdout.split() if name.split(".")[0] not in sys.stdlib_module_names}
+
+
+#: the variables MSAL reads to find a managed identity endpoint on the host
+MSAL_IDENTITY_ENVIRONMENT = (
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+)
+
+
+def without_managed_identity(monkeypatch: Any) -> None:
+    """No managed identity endpoint in the environment (a test's host may have one)."""
+    for name in MSAL_IDENTITY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)

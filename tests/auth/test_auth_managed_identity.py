@@ -13,19 +13,18 @@ from airflow_provider_bc.client.errors import BusinessCentralAuthError
 from airflow_provider_bc.client.settings import ClientSettings
 from tests.auth.conftest import read_documented_entry
 from tests.secret_scan import SecretScanner
+from tests.support import without_managed_identity
 
 RESOURCE_ID = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/airflow"
     "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bc-reader"
 )
-MSAL_ENVIRONMENT = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT", "MSI_ENDPOINT", "MSI_SECRET")
 
 
 @pytest.fixture
 def on_host(bc_emulator: Any, monkeypatch: pytest.MonkeyPatch, secret_scanner: SecretScanner) -> Callable[..., None]:
     """``on_host(client_id, style)``: the emulator assigns the identity; MSAL is pointed at its endpoint."""
-    for name in (*MSAL_ENVIRONMENT, "AZURE_POD_IDENTITY_AUTHORITY_HOST"):
-        monkeypatch.delenv(name, raising=False)
+    without_managed_identity(monkeypatch)
 
     def assign(client_id: str | None, style: str) -> None:
         for name, value in bc_emulator.assign_managed_identity(client_id, style=style).items():

@@ -33,21 +33,13 @@ from airflow_provider_bc.client.errors import (
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.testing.credentials import FederatedIssuer
 from tests.secret_scan import SecretScanner, find_leaks
+from tests.support import without_managed_identity
 
 TENANT = "contoso.onmicrosoft.com"
 DISCOVERY = f"/{TENANT}/v2.0/.well-known/openid-configuration"
 TOKEN = f"/{TENANT}/oauth2/v2.0/token"
 APP_SERVICE = "/msi/token"
 IMDS = "/metadata/identity/oauth2/token"
-MSAL_ENVIRONMENT = (
-    "IDENTITY_ENDPOINT",
-    "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-)
 #: two retries, short waits
 FAST: dict[str, Any] = {"max_retries": 2, "backoff_factor": 0.01, "backoff_max": 0.05}
 
@@ -111,8 +103,7 @@ class Place(NamedTuple):
 @pytest.fixture
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Place]:
     """The server, a CA bundle trusting it, and no managed identity endpoint in the environment."""
-    for name in MSAL_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+    without_managed_identity(monkeypatch)
     ca = trustme.CA()
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))

@@ -17,21 +17,12 @@ from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_bc.client.auth.managed_identity import ManagedIdentitySource
 from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError, BusinessCentralThrottledError
-from tests.support import offline_settings
+from tests.support import offline_settings, without_managed_identity
 
 ENDPOINT = "https://msi.app-service.test/msi/token"
 RESOURCE_ID = (
     "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/airflow"
     "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/bc-reader"
-)
-MSAL_ENVIRONMENT = (
-    "IDENTITY_ENDPOINT",
-    "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
 )
 
 
@@ -62,8 +53,7 @@ class Host:
 
 @pytest.fixture
 def host(monkeypatch: pytest.MonkeyPatch) -> Host:
-    for name in MSAL_ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
+    without_managed_identity(monkeypatch)
     monkeypatch.setenv("IDENTITY_ENDPOINT", ENDPOINT)
     monkeypatch.setenv("IDENTITY_HEADER", "identity-header-value")
     endpoint = Host()
