@@ -14,6 +14,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from airflow_provider_bc.client.auth import entra_sessions
 from airflow_provider_bc.client.auth.entra_sessions import EntraSession, ManagedIdentitySession
 from airflow_provider_bc.client.errors import (
     BusinessCentralAuthError,
@@ -258,3 +259,16 @@ def test_the_session_sends_with_the_settings_timeouts_and_user_agent() -> None:
     session.post(TOKEN_URL)
     assert seen["timeout"] == (3.5, 41.0)
     assert adapter.sent[0].headers["User-Agent"].startswith("airflow-provider-business-central/")
+
+
+@pytest.mark.parametrize(
+    ("location", "host"),
+    [
+        ("https://user:pw@login.example.com:8443/path?code=secret", "login.example.com:8443"),
+        ("/relative?code=secret", "login.microsoftonline.com"),
+        ("https://[::1/broken", "(unreadable)"),
+        (None, ""),
+    ],
+)
+def test_a_redirect_is_named_by_its_host_alone(location: str | None, host: str) -> None:
+    assert entra_sessions._host_of("https://login.microsoftonline.com/t/oauth2/v2.0/token", location) == host
