@@ -1,5 +1,3 @@
-"""Entity sets the provider names (a module that imports only :mod:`.values`: DAG files load it at parse time)."""
+"""Entity sets the provider names (a module that imports nothing: DAG files load it at parse time)."""
 
-from airflow_provider_bc.client.values import EntitySet
-
-ITEM_LEDGER_ENTRIES = EntitySet("itemLedgerEntries")
+ITEM_LEDGER_ENTRIES = "itemLedgerEntries"

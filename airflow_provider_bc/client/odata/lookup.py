@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
 
 from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.client.odata.filters import all_of, check_filter, check_top, filter_from_match, select_fields
 from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet
+
+_ITEM_LEDGER_ENTRIES: Final = EntitySet(ITEM_LEDGER_ENTRIES)
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Lookup:
     checked on construction; a bad one raises :class:`BusinessCentralQueryError` naming it.
     """
 
-    entity_set: EntitySet = ITEM_LEDGER_ENTRIES
+    entity_set: EntitySet = _ITEM_LEDGER_ENTRIES
     entity_id: EntityId | None = None
     filter: str | None = None
     company_id: CompanyId | None = None
