@@ -15,7 +15,7 @@ from tests.support import REPO
 
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 LAYERS = "Tasks above the hook and the extraction engine, above the client"
-NO_AIRFLOW = "The client and the extraction engine import nothing from Airflow"
+NO_AIRFLOW = "The client and the extraction and reconciliation engines import nothing from Airflow"
 EMULATOR = "The emulator imports nothing from the provider (the other side of the wire)"
 CLIENT = "Inside the client: the clients, above $batch and tokens, above HTTP, above OData, above the shared vocabulary"
 
@@ -55,6 +55,8 @@ def test_every_contract_is_kept_by_the_package(tmp_path: Path) -> None:
         ("tasks/outcomes.py", "import airflow_provider_bc.sensors.entities", LAYERS),
         ("extraction/cursors.py", "import airflow_provider_bc.transfers.business_central_to_object_storage", LAYERS),
         ("client/http/retry.py", "import airflow.models", NO_AIRFLOW),
+        ("reconciliation/compare.py", "import airflow.models", NO_AIRFLOW),
+        ("reconciliation/compare.py", "import airflow_provider_bc.extraction.run", LAYERS),
         ("extraction/cursors.py", "from airflow.providers.common.compat.sdk import ObjectStoragePath", NO_AIRFLOW),
         ("testing/emulator/store.py", "import airflow_provider_bc.client.odata", EMULATOR),
         ("testing/emulator/store.py", "import airflow_provider_bc.tasks.waiting", EMULATOR),
