@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_provider_bc.reconciliation.errors import ReconciliationError
 
@@ -33,13 +33,8 @@ class Tolerance:
         return difference <= self.absolute or difference <= self.relative * max(abs(ours), abs(theirs))
 
 
-EXACT = Tolerance()
-
-
-@dataclass(frozen=True)
-class Change:
-    """A field that differs beyond its tolerance: Business Central's value, the warehouse's, and
-    their difference when both are numbers."""
+class Change(NamedTuple):
+    """A field that differs beyond its tolerance: both values, and their difference when both are numbers."""
 
     key: Hashable
     field: str
