@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from airflow_provider_bc.client.batch.reads import EntitiesById
 from airflow_provider_bc.client.errors import (
     BusinessCentralError,
     BusinessCentralPermissionError,
@@ -22,6 +23,7 @@ from airflow_provider_bc.client.errors import (
     BusinessCentralUnsafeLinkError,
 )
 from airflow_provider_bc.client.http.governor import governor_for
+from airflow_provider_bc.client.odata.urls import ApiUrls
 from tests.faults.conftest import Reader, emulator_settings
 
 ENTRIES = "itemLedgerEntries"
@@ -125,6 +127,18 @@ def test_a_retry_after_beyond_the_limit_ends_the_read_at_once(
     with pytest.raises(BusinessCentralThrottledError, match="retry_after_max=5"):
         reader_for(fresh_client=True).call("get_entities", ENTRIES, ids)
     assert len(batches(bc_emulator)) == 1
+
+
+def test_a_time_budget_ends_a_batch_read_before_a_wait_past_it_on_both_clients(
+    reader_for: Callable[..., Reader], bc_emulator: Any, entries: list[dict[str, Any]]
+) -> None:
+    ids = [entry["id"] for entry in entries[:3]]
+    settings = emulator_settings(bc_emulator)
+    bc_emulator.add_fault(429, route="itemLedgerEntry", path_contains=ids[1], retry_after=3)
+    read = EntitiesById(settings, ApiUrls(settings), ENTRIES, ids)
+    with pytest.raises(BusinessCentralThrottledError, match="no time left before the deadline"):
+        reader_for().call("run_batch", read, time_budget=1.0)  # the sync client took no time_budget
+    assert len(batches(bc_emulator)) == 1  # the operation was not asked again
 
 
 @pytest.mark.parametrize(
