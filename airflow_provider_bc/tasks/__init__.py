@@ -1,2 +1,3 @@
-"""What the operators, sensors, triggers and transfers share: their arguments, the mapping of client
-errors to Airflow outcomes, and waiting. Imported by their methods, never at DAG parse."""
+"""What the operators, sensors, triggers and transfers share: their arguments (``entity_arguments``,
+loaded at DAG parse, imports nothing), client errors as Airflow outcomes and waiting (loaded when a
+task runs)."""
