@@ -29,7 +29,7 @@ with DAG(
     @task
     def ranges(params: dict | None = None) -> list[str]:  # type: ignore[type-arg]
         """OData filters of ``partitions`` entry-number ranges covering the whole ledger."""
-        from airflow_provider_bc.extraction.partitions import key_span, range_filters
+        from airflow_provider_bc.client.key_ranges import key_span, range_filters
         from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 
         span = key_span(BusinessCentralHook().client, "itemLedgerEntries")

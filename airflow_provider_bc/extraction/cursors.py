@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
+from airflow_provider_bc.client.key_ranges import ENTRY_NUMBER as ENTRY_NUMBER  # the cursor of ledgers
 from airflow_provider_bc.client.odata.filters import all_of, clause, format_literal
 
 CursorKind = Literal["full", "entry_number", "last_modified"]
 CURSORS: tuple[str, ...] = get_args(CursorKind)
-ENTRY_NUMBER = "entryNumber"
 LAST_MODIFIED = "lastModifiedDateTime"
 POSTING_DATE = "postingDate"
 NEVER_MODIFIED = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.extraction.clients import ThreadClients
+from airflow_provider_bc.client.key_ranges import key_edge, range_filters
+from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER, LAST_MODIFIED, iso, plan_window
-from airflow_provider_bc.extraction.partitions import key_edge, range_filters
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
 from airflow_provider_bc.extraction.spec import ExtractionSpec
 from airflow_provider_bc.extraction.state import Checkpoint, StreamState

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_bc.extraction.clients import ThreadClients
+from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.extraction.commit import manifest_of
 from airflow_provider_bc.extraction.cursors import parse_datetime
 from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_bc.extraction.clients import ThreadClients
+from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.extraction.cursors import (
     ENTRY_NUMBER,
     LAST_MODIFIED,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
-from airflow_provider_bc.extraction.clients import ThreadClients
+from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.extraction.cursors import CursorOptions, plan_window
 from airflow_provider_bc.extraction.planning import PARTITIONS_PER_STREAM, Planner
 from airflow_provider_bc.extraction.spec import ExtractionSpec

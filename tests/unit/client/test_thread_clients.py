@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from airflow_provider_bc.extraction.clients import ThreadClients
+from airflow_provider_bc.client.thread_clients import ThreadClients
 
 
 class _Client:

@@ -1,4 +1,4 @@
-"""The clients of one extraction: one per thread (a session is not shared across threads), all
+"""The clients of a run read side by side: one per thread (a session is not shared across threads), all
 closed together when the run ends."""
 
 from __future__ import annotations

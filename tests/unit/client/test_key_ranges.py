@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_bc.extraction.partitions import range_filters
+from airflow_provider_bc.client.key_ranges import range_filters
 
 
 @given(st.integers(1, 10**9), st.integers(0, 10**6), st.integers(1, 40))
