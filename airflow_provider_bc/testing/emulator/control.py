@@ -22,6 +22,8 @@ an answer is JSON (400 for invalid input, 404 for an unknown environment, compan
 * ``POST entries/modify``: ``{"company_id"?, "environment"?, "entry_id", "fields": {...}}`` changes
   stored fields (not ``id``, ``entryNumber``, ``lastModifiedDateTime`` or the FlowFields): a new
   lastModifiedDateTime (now) and ETag, as BC's SystemModifiedAt.
+* ``POST entries/delete``: ``{"company_id"?, "environment"?, "entry_id"}`` removes an entry, as a deletion
+  in BC does (no read sees it; its number stays used).
 * ``POST entries/cost_adjustment``: ``{"company_id"?, "environment"?, "entry_id", "amount"}`` adds
   ``amount`` to the FlowField ``costAmountActual``; lastModifiedDateTime and ETag stay as they were, as in BC.
 
@@ -38,10 +40,11 @@ commit: gaps are normal, and entry N can become visible after N+1 with an earlie
   entry; answers ``{"entry_numbers": [first, last]}``.
 
 Reserve, commit and rollback answer ``{"entries": [...]}``, insert, modify and cost adjustment the
-entry, each as the API sends it (or will). ``company_id`` defaults to CRONUS USA, Inc.; ``environment`` to the default
-one (production; each environment has data of its own, see :mod:`.environments`); a decimal (a field
-or ``amount``) may be a JSON number or its text (kept exactly). Changes and used numbers survive a
-restart (:mod:`.persistence`); reserved entries do not (a restart rolls them back).
+entry, delete the entry as it was, each as the API sends it (or will). ``company_id`` defaults to
+CRONUS USA, Inc.; ``environment`` to the default one (production; each environment has data of its
+own, see :mod:`.environments`); a decimal (a field or ``amount``) may be a JSON number or its text
+(kept exactly). Changes (deletions too) and used numbers survive a restart (:mod:`.persistence`);
+reserved entries do not (a restart rolls them back).
 """
 
 from __future__ import annotations
@@ -203,6 +206,13 @@ def _modify_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
     return _changed(environment, company_id, environment.store.modify_entry(company_id, _entry_id(body), fields))
 
 
+def _delete_entry(state: EmulatorState, body: dict[str, Any]) -> Any:
+    environment, company_id = _target(state, body)
+    entity = environment.store.delete_entry(company_id, _entry_id(body))
+    environment.journal.record_deletion(company_id, json.loads(entity)["id"])
+    return Reply(200, entity, {"Content-Type": JSON_TYPE})
+
+
 def _post_cost_adjustment(state: EmulatorState, body: dict[str, Any]) -> Any:
     environment, company_id = _target(state, body)
     entity = environment.store.post_cost_adjustment(company_id, _entry_id(body), _amount(body))
@@ -252,6 +262,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "revoke"): _revoke,
     ("POST", "entries"): _insert_entry,
     ("POST", "entries/modify"): _modify_entry,
+    ("POST", "entries/delete"): _delete_entry,
     ("POST", "entries/cost_adjustment"): _post_cost_adjustment,
     ("POST", "entries/reserve"): _reserve_entries,
     ("POST", "entries/commit"): _commit_entries,

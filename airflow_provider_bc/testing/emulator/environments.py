@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .persistence import EntryJournal
+from .persistence import Deleted, EntryJournal
 from .store import Store
 
 
@@ -47,6 +47,8 @@ class Environments:
         for company_id, change in journal.replay():
             if isinstance(change, int):
                 store.advance_entry_numbers(company_id, change)
+            elif isinstance(change, Deleted):
+                store.delete_entry(company_id, change.entry_id)
             else:
                 store.restore_entry(company_id, change)
         return Environment(name, store, journal)

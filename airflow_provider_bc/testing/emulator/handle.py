@@ -110,9 +110,9 @@ class EmulatorHandle(RuntimeCalls, FaultCalls, IdentityCalls, EntryCalls):
         The handle stays usable (a session-wide one too). Kept: base URL, CA bundle and server
         certificate, client applications (ids and secrets), the token-signing key (so tokens issued
         before the restart stay valid), revocations, the seeded data and the entries as changed by
-        :meth:`insert_entry`, :meth:`modify_entry`, :meth:`post_cost_adjustment` and
-        :meth:`commit_entries` in each environment (so nextLinks from before still work), and how far
-        each company's entry numbers went. Lost: entries reserved and not committed (their numbers
+        :meth:`insert_entry`, :meth:`modify_entry`, :meth:`delete_entry`, :meth:`post_cost_adjustment`
+        and :meth:`commit_entries` in each environment (so nextLinks from before still work), and how
+        far each company's entry numbers went. Lost: entries reserved and not committed (their numbers
         stay gaps, as after a rollback) and, as after :meth:`reset`, runtime :meth:`configure` changes
         (back to the command-line values), pending faults, counters and the request log; also the
         :meth:`issued_tokens` list, and connections open at the time.

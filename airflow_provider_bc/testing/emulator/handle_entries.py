@@ -1,5 +1,5 @@
-"""The handle's calls that change the item ledger of a running emulator: entries inserted, modified
-and cost-adjusted, and each company's entry-number sequence (entries reserved in a posting not yet
+"""The handle's calls that change the item ledger of a running emulator: entries inserted, modified,
+deleted and cost-adjusted, and each company's entry-number sequence (entries reserved in a posting not yet
 committed, committed, rolled back; numbers skipped)."""
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class EntryCalls(ControlClient):
         changes. ``company_id`` None: CRONUS USA, Inc. Returns the entry as the API now sends it;
         survives :meth:`restart`."""
         return self._entries("entries/modify", company_id, environment, entry_id=entry_id, fields=fields)
+
+    def delete_entry(self, company_id: str | None, entry_id: str, *, environment: str | None = None) -> dict[str, Any]:
+        """Delete an item ledger entry, as a user deleting a record in BC does: GET by id answers 404,
+        collections and ``$count`` leave it out, and its entry number stays used (a later insert never
+        reuses it). ``company_id`` None: CRONUS USA, Inc. Returns the entry as it was; survives :meth:`restart`."""
+        return self._entries("entries/delete", company_id, environment, entry_id=entry_id)
 
     def post_cost_adjustment(
         self,

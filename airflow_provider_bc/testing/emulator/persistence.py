@@ -5,9 +5,9 @@
 * ``identity.json``: registered client applications (ids and secrets), the token-signing key and the
   revocations, so tokens issued before a restart stay valid (and revoked ones stay revoked).
 * ``entries-{environment}.jsonl``: an environment's item ledger entries as inserted, modified,
-  cost-adjusted or committed through the control API, and how far each company's entry number
-  sequence went, stored again (when the environment is first used) if the seed and entry count are
-  those they were changed under. Reserved entries are not kept: a restart rolls them back.
+  cost-adjusted or committed through the control API, the ids of those deleted, and how far each
+  company's entry number sequence went, stored again (when the environment is first used) if the
+  seed and entry count are those they were changed under. Reserved entries are not kept: a restart rolls them back.
 
 Files holding secrets are written owner-only, and every file is replaced atomically.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -61,28 +62,52 @@ def save_identity(state_dir: Path, data: dict[str, Any]) -> None:
     write_file(state_dir / IDENTITY_FILE, json.dumps(data, indent=1).encode())
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """A change of the journal: the entry with ``entry_id`` was deleted."""
+
+    entry_id: str
+
+
+#: a change of the journal: an entry as it became, a company's next entry number, or a deletion
+Change = dict[str, Any] | int | Deleted
+
+
+def _change(record: dict[str, Any]) -> Change:
+    """The change one journal line holds."""
+    if "entity" in record:
+        return dict(record["entity"])
+    if "deleted" in record:
+        return Deleted(str(record["deleted"]))
+    return int(record["next"])
+
+
 class EntryJournal:
     """An environment's journal of changes: a header line (seed, entry count), then a line per change,
-    either an entry as it became or a company's next entry number once numbers were taken without one."""
+    an entry as it became, a deleted entry's id, or a company's next entry number once numbers were
+    taken without an entry."""
 
     def __init__(self, state_dir: Path, environment: str, seed: int, entries: int) -> None:
         self.path = state_dir / f"entries-{environment}.jsonl"
         self.header = {"seed": seed, "entries": entries}
 
-    def replay(self) -> list[tuple[str, dict[str, Any] | int]]:
-        """``(company id, entity or next entry number)`` of each change made under the same seed and entry
-        count, in order (decimals as :class:`~decimal.Decimal`, exactly as they were). A journal of other
-        data is discarded."""
+    def replay(self) -> list[tuple[str, Change]]:
+        """``(company id, change)`` of each change made under the same seed and entry count, in order
+        (decimals as :class:`~decimal.Decimal`, exactly as they were). A journal of other data is discarded."""
         lines = self.path.read_bytes().splitlines() if self.path.is_file() else []
         if not lines or json.loads(lines[0]) != self.header:
             write_file(self.path, json.dumps(self.header).encode() + b"\n", 0o644)
             return []
         records = [json.loads(line, parse_float=Decimal) for line in lines[1:] if line.strip()]
-        return [(str(record["company_id"]), record.get("entity") or int(record["next"])) for record in records]
+        return [(str(record["company_id"]), _change(record)) for record in records]
 
     def record(self, company_id: str, entity: bytes) -> None:
         """Append one changed entry: its JSON text as the API sends it."""
         self._append(b'{"company_id":' + json.dumps(company_id).encode() + b',"entity":' + entity + b"}\n")
+
+    def record_deletion(self, company_id: str, entry_id: str) -> None:
+        """Append the deletion of an entry."""
+        self._append(json.dumps({"company_id": company_id, "deleted": entry_id}).encode() + b"\n")
 
     def record_next_entry_number(self, company_id: str, number: int) -> None:
         """Append the number the company's sequence hands out next."""

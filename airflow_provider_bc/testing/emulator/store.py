@@ -1,6 +1,6 @@
 """SQLite storage of one environment's data: the seeded companies and item ledger entries, reads, and
-the changes a test makes to entries; each company's entry numbers come from :mod:`.sequences`, the
-tables from :mod:`.tables`."""
+the changes a test makes to entries (inserts, modifications, cost adjustments, deletions); each
+company's entry numbers come from :mod:`.sequences`, the tables from :mod:`.tables`."""
 
 from __future__ import annotations
 
@@ -138,6 +138,18 @@ class Store(EntrySequences):
         entity |= {name: coerce(settable[name], value) for name, value in fields.items()}
         entity["lastModifiedDateTime"] = format_datetime(modified)
         return self.restore_entry(company_id, entity)
+
+    def delete_entry(self, company_id: str, entry_id: str) -> bytes:
+        """Remove an entry, as a deletion in BC does: no read sees it, and its number stays used (the
+        sequence never hands it out again; a seeded one's row kept as it was seeded); its JSON text as it was."""
+        key = (company_id, str(entry_id).lower())
+        payload = row_json(self.connection, ENTRIES, *key)
+        if payload is None:
+            raise LookupError(f"no item ledger entry with id {entry_id} in company {company_id}")
+        with self.connection:  # all or nothing
+            self.connection.execute(_KEEP_SEEDED, key)
+            self.connection.execute(f'DELETE FROM {ENTRIES} WHERE company_id = ? AND "id" = ?', key)  # noqa: S608
+        return payload
 
     def post_cost_adjustment(self, company_id: str, entry_id: str, amount: Decimal) -> bytes:
         """Add ``amount`` to an entry's ``costAmountActual``, a FlowField: its row (``lastModifiedDateTime``,
