@@ -29,7 +29,8 @@ The Airflow 2 tests run in a second venv, ``.venv-airflow2`` (the Python running
 up to date like ``.venv``): the project with its test extra and the latest Airflow 2.11.x
 (AIRFLOW_2_PINS), the test files listed in AIRFLOW_2_TESTS: the hook, the operators, the sensor in
 all three modes (poke, reschedule, deferrable), the trigger, and the example DAGs run with
-``dag.test()``, extraction to S3 (moto) with its OpenLineage facets included. Left to Airflow 3 alone:
+``dag.test()``, extraction to S3 (moto) with its OpenLineage facets included, the reconciliation against
+PostgreSQL and SQLite. Left to Airflow 3 alone:
 the client, emulator and unit tests (no Airflow in them), the demo (the README's ``dev.py demo``,
 run with .venv), and the packaging and browser tests (the wheel and Airflow 3's UI). A test file
 for Airflow-facing code goes into AIRFLOW_2_TESTS too.
@@ -67,6 +68,7 @@ AIRFLOW_2_TESTS = (
     "tests/dag_runs/test_example_dags.py",
     "tests/dag_runs/test_dag_file_imports.py",
     "tests/extraction",
+    "tests/reconciliation",
     "tests/test_secret_scan.py",
 )
 

@@ -18,7 +18,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Microsoft Dynamics 365 Business Central",
         "description": (
             "Read Business Central (API v2.0) ledgers from Airflow: hook, operators, sensors, triggers, "
-            "and bulk extraction to object storage."
+            "bulk extraction to object storage, and reconciliation against a warehouse."
         ),
         "versions": [__version__],
         "integrations": [
@@ -35,6 +35,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_bc.operators.business_central",
                     "airflow_provider_bc.operators.entities",
+                    "airflow_provider_bc.operators.reconcile",
                 ],
             }
         ],

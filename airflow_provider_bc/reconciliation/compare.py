@@ -10,6 +10,7 @@ apart (:attr:`Differences.gaps`) for whole-number keys.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -84,15 +85,27 @@ class Differences:
         return any(kind.count for kind in kinds)
 
 
-def _comparable(value: Any) -> Any:
-    """A value as compared: numbers as ``Decimal`` (``bool`` stays itself), dates and times as ISO text."""
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def comparable(value: Any) -> Any:
+    """A value as compared: numbers as ``Decimal`` (``bool`` stays itself), dates as ISO text, times
+    (``datetime`` or ISO text; naive ones taken as UTC, as Business Central's are) as UTC text of one shape."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | Decimal):
         return Decimal(value)
     if isinstance(value, float):
         return Decimal(repr(value))
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+        return aware.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
         return value.isoformat()
     return value
 
@@ -133,7 +146,7 @@ class _Side:
 
 def _changes(key: Hashable, ours: Row, theirs: Row, fields: Mapping[str, Tolerance]) -> Iterator[Change]:
     for name, tolerance in fields.items():
-        a, b = _comparable(ours.get(name)), _comparable(theirs.get(name))
+        a, b = comparable(ours.get(name)), comparable(theirs.get(name))
         if isinstance(a, Decimal) and isinstance(b, Decimal):
             if not tolerance.allows(a, b):
                 yield Change(key, name, ours.get(name), theirs.get(name), b - a)

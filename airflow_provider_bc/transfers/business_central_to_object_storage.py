@@ -197,26 +197,9 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage input (the Business Central collection, with its schema) and output (the run folder);
         ``None`` when the OpenLineage provider is not installed or nothing ran."""
-        try:
-            from airflow.providers.common.compat.openlineage.facet import (
-                Dataset,
-                SchemaDatasetFacet,
-                SchemaDatasetFacetFields,
-            )
-            from airflow.providers.openlineage.extractors import OperatorLineage
-        except ImportError:
-            return None
+        from airflow_provider_bc.tasks.lineage import operator_lineage
+
         if not self._lineage:
             return None
-        from urllib.parse import urlsplit
-
-        output = urlsplit(self._lineage["output"])
-        schema = SchemaDatasetFacet(
-            fields=[SchemaDatasetFacetFields(name=name, type=edm) for name, edm in self._lineage["schema"].items()]
-        )
-        return OperatorLineage(
-            inputs=[
-                Dataset(namespace=self._lineage["namespace"], name=self._lineage["name"], facets={"schema": schema})
-            ],
-            outputs=[Dataset(namespace=f"{output.scheme}://{output.netloc}", name=output.path)],
-        )
+        source = (self._lineage["namespace"], self._lineage["name"], self._lineage["schema"])
+        return operator_lineage([source], self._lineage["output"])

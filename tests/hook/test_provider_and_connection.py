@@ -55,7 +55,11 @@ def test_providers_manager_lists_provider_hook_and_connection_fields(
     data = manager.providers["airflow-provider-business-central"].data
     kinds = ("operators", "sensors", "triggers")
     listed = {module for kind in kinds for entry in data[kind] for module in entry["python-modules"]}
-    assert {"airflow_provider_bc.operators.entities", "airflow_provider_bc.sensors.entities"} < listed
+    assert {
+        "airflow_provider_bc.operators.entities",
+        "airflow_provider_bc.operators.reconcile",
+        "airflow_provider_bc.sensors.entities",
+    } < listed
     assert all(importlib.import_module(module) for module in listed)
     transfers = data["transfers"]
     assert [t["python-module"] for t in transfers] == [
