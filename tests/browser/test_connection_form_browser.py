@@ -2,18 +2,16 @@
 
 An API server (simple auth manager, every user admin, Test enabled) runs on loopback with a fresh
 AIRFLOW_HOME; the connection points at the bundled emulator. Debian's ``chromium`` and
-``chromium-driver`` are installed with apt when missing (as root; otherwise the test fails saying
-what to install). Screenshots of every step go to ``tests/browser/artifacts/`` (git-ignored); the
-README's ``docs/connection-form-empty.png`` is a copy of ``connection-form-business-central-section.png``,
+``chromium-driver`` are installed with apt when missing (``tests/browser/chromium.py``). Screenshots
+of every step go to ``tests/browser/artifacts/`` (git-ignored); the README's
+``docs/connection-form-empty.png`` is a copy of ``connection-form-business-central-section.png``,
 ``docs/connection-form-filled.png`` and ``docs/connection-test-success.png`` of those named so.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,9 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from selenium import webdriver
 from selenium.common.exceptions import ElementClickInterceptedException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -35,31 +31,11 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-APT_INSTALL = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+from tests.browser.chromium import ARTIFACTS, chrome_driver
+
 CONN_ID = "bc_from_the_form"
 WRONG_SECRET = "not-the-client-secret"
 WAIT = 30  # seconds for anything the UI does (the API server shares 2 cores with other tests)
-
-
-def ensure_chromium() -> None:
-    """Install Debian's chromium and chromium-driver when missing (as root, with apt)."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(
-            f"the browser test needs {CHROMIUM} and {CHROMEDRIVER}: as root, run `{' '.join(APT_INSTALL)}`",
-            pytrace=False,
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # stale package lists: refresh them once
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
-        done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(APT_INSTALL)}` failed:\n{done.stderr[-2000:]}", pytrace=False)
 
 
 def free_port() -> int:
@@ -121,23 +97,8 @@ def _answers(url: str) -> bool:
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium (Debian's), English UI, one window size for every screenshot."""
-    ensure_chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(argument)
-    options.add_argument("--lang=en-US")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    # Selenium logs every keystroke it sends (the client secret typed into the form) at DEBUG
-    selenium_log = logging.getLogger("selenium")
-    level = selenium_log.level
-    selenium_log.setLevel(logging.INFO)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
+    with chrome_driver() as driver:
         yield driver
-    finally:
-        driver.quit()
-        selenium_log.setLevel(level)
 
 
 class ConnectionsPage:
