@@ -4,7 +4,7 @@ client's URLs, retry decisions, answer reading, paging and ``$batch`` reads."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable, Iterable
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -13,7 +13,14 @@ from typing_extensions import Unpack
 from airflow_provider_bc.client import base
 from airflow_provider_bc.client.base import ClientBase, ReadOptions, first_page_query, log_page
 from airflow_provider_bc.client.batch.lookup import BatchLookup, Key
-from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
+from airflow_provider_bc.client.batch.reads import (
+    BatchOptions,
+    BatchRead,
+    CountsByFilter,
+    EntitiesById,
+    MatchesByValue,
+    Result,
+)
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.http.async_transport import AsyncTransport
 from airflow_provider_bc.client.http.exchange import Answer
@@ -98,6 +105,12 @@ class AsyncBusinessCentralClient(ClientBase[AsyncTransport]):
         as for :meth:`run_batch`)."""
         read = MatchesByValue(self.settings, self.urls, entity_set, field, values, **options)
         return await self.run_batch(read, time_budget=time_budget)
+
+    async def count_many(
+        self, entity_set: str, filters: Mapping[Hashable, str], **options: Unpack[BatchOptions]
+    ) -> dict[Hashable, int]:
+        """As ``BusinessCentralClient.count_many``: how many entities match each filter, in ``$batch`` requests."""
+        return await self.run_batch(CountsByFilter(self.settings, self.urls, entity_set, filters, **options))
 
     async def read_keys(
         self, lookup: BatchLookup, keys: Iterable[Key], *, time_budget: float | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -24,7 +24,14 @@ from airflow_provider_bc.client.base import (
     request_steps,
 )
 from airflow_provider_bc.client.batch.lookup import BatchLookup, Key
-from airflow_provider_bc.client.batch.reads import BatchOptions, BatchRead, EntitiesById, MatchesByValue, Result
+from airflow_provider_bc.client.batch.reads import (
+    BatchOptions,
+    BatchRead,
+    CountsByFilter,
+    EntitiesById,
+    MatchesByValue,
+    Result,
+)
 from airflow_provider_bc.client.entity_sets import ITEM_LEDGER_ENTRIES
 from airflow_provider_bc.client.errors import BusinessCentralError
 from airflow_provider_bc.client.http.exchange import Answer
@@ -186,6 +193,13 @@ class BusinessCentralClient(ClientBase[SyncTransport]):
         """How many entities match ``filter`` (``$count``): for progress and estimates, not correctness."""
         query = count_query(self.urls, EntitySet.of(entity_set), company_option(company_id), filter)
         return count_of(self.run(query), query.context)
+
+    def count_many(
+        self, entity_set: str, filters: Mapping[Hashable, str], **options: Unpack[BatchOptions]
+    ) -> dict[Hashable, int]:
+        """How many entities match each of ``filters`` (one ``$count`` GET each, in ``$batch`` requests),
+        keyed as ``filters``. Options ``company_id`` and ``batch_size`` as :meth:`get_entities`."""
+        return self.run_batch(CountsByFilter(self.settings, self.urls, entity_set, filters, **options))
 
     def metadata(self) -> str:
         """The service's ``$metadata`` document (EDMX XML): entity types, their properties and sets."""

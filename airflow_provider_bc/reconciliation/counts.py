@@ -13,16 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_bc.client.batch.reads import MAX_OPERATIONS
 from airflow_provider_bc.client.key_ranges import key_bounds
 from airflow_provider_bc.reconciliation.business_central import BusinessCentralSide
 from airflow_provider_bc.reconciliation.warehouse import Warehouse
 
-#: a range of at most this many keys is read rather than split (one request of keys only)
-LEAF_WIDTH = 20_000
+#: a range of at most this many keys is read rather than split (keys only: one small page)
+LEAF_WIDTH = 2_000
 #: the ranges a differing range is split into
-FANOUT = 8
-#: the most ranges counted at the first level
-FIRST_LEVEL = 64
+FANOUT = 10
+#: the most ranges counted at the first level: one ``$batch``
+FIRST_LEVEL = MAX_OPERATIONS
 
 KeyRange = tuple[int, int]  # low <= key < high
 
@@ -49,8 +50,11 @@ def count_ranges(
     top = True
     with ThreadPoolExecutor(spec.max_streams, thread_name_prefix="bc-count") as pool:
         while level:
-            ours = list(pool.map(lambda bounds: business_central.count(*bounds), level))
+            batches = [level[i : i + MAX_OPERATIONS] for i in range(0, len(level), MAX_OPERATIONS)]
+            counting = [pool.submit(business_central.counts, batch) for batch in batches]
+            # the warehouse counts while Business Central's answers are on their way
             theirs = [warehouse.count(window=spec.window, key=spec.key, low=low, high=high) for low, high in level]
+            ours = [count for future in counting for count in future.result()]
             if top:
                 found.rows_business_central, found.rows_warehouse, top = sum(ours), sum(theirs), False
             following: list[KeyRange] = []
@@ -68,8 +72,7 @@ def count_ranges(
 
 def keys_in(business_central: BusinessCentralSide, ranges: list[KeyRange]) -> Iterator[dict[str, Any]]:
     """Business Central's rows of ``ranges`` (keys only), in key order."""
-    for low, high in ranges:
-        yield from business_central.read_range(low, high, [business_central.spec.key])
+    return business_central.rows_of_ranges(ranges, [business_central.spec.key])
 
 
 def warehouse_keys_in(warehouse: Warehouse, key: str, ranges: list[KeyRange], window: Any) -> Iterator[dict[str, Any]]:

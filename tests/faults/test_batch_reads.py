@@ -271,3 +271,32 @@ def test_the_governor_counts_each_operation_of_a_batch_in_the_principal_s_window
     assert time.monotonic() - started >= 0.5
     stats = governor_for(emulator_settings(bc_emulator, **limits)).stats
     assert (stats.started, stats.waits) == (3, 1)
+
+
+def test_count_many_counts_each_filter_in_one_batch_and_asks_again_only_a_throttled_one(
+    reader_for: Callable[..., Reader], bc_emulator: Any, entries: list[dict[str, Any]]
+) -> None:
+    numbers = [entry["entryNumber"] for entry in entries]
+    bounds = {f"r{i}": (numbers[i * 7], numbers[i * 7 + 5 + i]) for i in range(4)}
+    filters = {name: f"entryNumber ge {low} and entryNumber lt {high}" for name, (low, high) in bounds.items()}
+    filters["none"] = "entryNumber gt 999999999"
+    bc_emulator.add_fault(429, route="itemLedgerEntries", path_contains=f"ge%20{bounds['r2'][0]}%20")
+
+    counted = reader_for(fresh_client=True).call("count_many", ENTRIES, filters)
+
+    expected = {name: sum(low <= n < high for n in numbers) for name, (low, high) in bounds.items()}
+    assert counted == {**expected, "none": 0}
+    assert [len(operations) for operations in batches(bc_emulator)] == [5, 1]
+    assert bc_emulator.stats()["operations"] == {"itemLedgerEntries": {"200": 5, "429": 1}}
+
+
+def test_count_many_refuses_a_select_and_a_bad_entity_set_before_sending(
+    reader_for: Callable[..., Reader], bc_emulator: Any
+) -> None:
+    reader = reader_for()
+    with pytest.raises(BusinessCentralQueryError) as raised:
+        reader.call("count_many", ENTRIES, {1: "entryNumber gt 0"}, select="id")
+    assert raised.value.field == "select"
+    with pytest.raises(BusinessCentralQueryError):
+        reader.call("count_many", "item Ledger'Entries", {1: "entryNumber gt 0"})
+    assert not batches(bc_emulator)

@@ -1,7 +1,8 @@
 """One GET of a ``$batch`` read (:class:`Operation`): its entry in a ``$batch``, and its inner answer read
 as that GET's own answer would be (:class:`.Exchange`):
 
-* 200: the entity, or a filter's matches (a ``@odata.nextLink`` is followed in a later batch);
+* 200: the entity, or a filter's matches (a ``@odata.nextLink`` is followed in a later batch), or
+  with ``counting`` the ``@odata.count`` of a filter's rows;
 * 404 ``Internal_RecordNotFound``: no entity (``None``);
 * what :class:`.retry.Attempts` retries (429, 502, 503, 504, an operation left unanswered or answered
   with what BC does not send): asked again, alone, in a batch after the wait the operation's own
@@ -23,7 +24,7 @@ from airflow_provider_bc.client.http.exchange import Answer, Exchange
 from airflow_provider_bc.client.http.retry import Attempts, Retrying
 from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.odata.paging import PageCursor
-from airflow_provider_bc.client.odata.queries import Query, lookup_query
+from airflow_provider_bc.client.odata.queries import Query, count_of, lookup_query
 from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
 
@@ -40,12 +41,17 @@ class Operation:
         *,
         asked: Asked | None,
         deadline: float | None = None,
+        counting: bool = False,
     ) -> None:
         """``cursor``: a filter's pages, followed by ``@odata.nextLink``; without, one entity by id.
         ``asked``: what each entity answered must hold (``None``: nothing to check it by).
-        ``deadline``: a ``time.monotonic()`` instant after which it is not asked again."""
+        ``deadline``: a ``time.monotonic()`` instant after which it is not asked again.
+        ``counting``: ``query`` is a :func:`~.queries.count_query` (no ``cursor``); its answer's count is
+        kept in :attr:`count`."""
         self.id = op_id
         self.found: list[dict[str, Any]] = []
+        self.count: int | None = None
+        self._counting = counting
         self.exchange: Exchange | None = Exchange(settings, query)  # ``None`` once done
         self._settings = settings
         self._cursor = cursor
@@ -86,7 +92,9 @@ class Operation:
             if isinstance(answer, str):
                 raise BusinessCentralBadAnswerError(f"{exchange.context}: {answer}", url=exchange.url)
             payload = exchange.read(answer)
-            if self._cursor is None:  # by id: the entity, or none (a 404 saying so)
+            if self._counting:
+                self.count = count_of(payload, exchange.context)
+            elif self._cursor is None:  # by id: the entity, or none (a 404 saying so)
                 self.found = self._checked(exchange, [payload]) if 200 <= answer.status < 300 else []
             else:
                 self.found += self._checked(exchange, self._cursor.page(payload).entities)

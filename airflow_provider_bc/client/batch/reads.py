@@ -25,7 +25,7 @@ from airflow_provider_bc.client.http.retry import Retrying
 from airflow_provider_bc.client.odata.filters import clause, format_literal, select_fields
 from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.odata.paging import PageCursor
-from airflow_provider_bc.client.odata.queries import Query, collection_query
+from airflow_provider_bc.client.odata.queries import Query, collection_query, count_query
 from airflow_provider_bc.client.odata.urls import ApiUrls
 from airflow_provider_bc.client.settings import ClientSettings
 from airflow_provider_bc.client.values import CompanyId, EntityId, EntitySet, company_option
@@ -198,3 +198,29 @@ class MatchesByValue(BatchRead[dict[Hashable, list[dict[str, Any]]]]):
     def result(self) -> dict[Hashable, list[dict[str, Any]]]:
         """Each distinct value: the entities matching it (``[]`` for none)."""
         return {value: operation.found for value, operation in self._operations.items()}
+
+
+class CountsByFilter(BatchRead[dict[Hashable, int]]):
+    """How many entities match each filter (a ``$count`` GET per filter), keyed as given."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        urls: ApiUrls,
+        entity_set: str,
+        filters: Mapping[Hashable, str],
+        **options: Unpack[BatchOptions],
+    ) -> None:
+        check_options(options)
+        if options.get("select"):
+            raise BusinessCentralQueryError("select", "a count selects no fields")
+        scope, company = EntitySet.of(entity_set), company_option(options.get("company_id"))
+        self._operations: dict[Hashable, Operation] = {}
+        for key, where in filters.items():
+            query = count_query(urls, scope, company, where)
+            self._operations[key] = Operation(settings, str(len(self._operations)), query, asked=None, counting=True)
+        super().__init__(urls, list(self._operations.values()), options.get("batch_size", MAX_OPERATIONS), entity_set)
+
+    def result(self) -> dict[Hashable, int]:
+        """Each filter's key: how many entities match it."""
+        return {key: operation.count or 0 for key, operation in self._operations.items()}

@@ -24,8 +24,9 @@ from airflow_provider_bc.client.http.exchange import Answer
 from airflow_provider_bc.client.http.retry import Retrying
 from airflow_provider_bc.client.odata.lookup import Lookup
 from airflow_provider_bc.client.odata.paging import PageCursor
-from airflow_provider_bc.client.odata.queries import collection_query
+from airflow_provider_bc.client.odata.queries import collection_query, count_query
 from airflow_provider_bc.client.odata.urls import ApiUrls
+from airflow_provider_bc.client.values import CompanyId, EntitySet
 from tests.support import offline_settings
 
 COMPANY = "3e5a0f1c-52ff-eb11-bb76-000d3a220646"
@@ -261,3 +262,25 @@ def test_a_filter_without_matches_finds_nothing_and_is_done() -> None:
     op = matches(Asked("documentNumber", "S-1"))
     assert op.read(inner(200, {"value": []})) is None
     assert (op.found, op.exchange) == ([], None)
+
+
+def counting(settings: Any = SETTINGS) -> Operation:
+    query = count_query(URLS, EntitySet.of("itemLedgerEntries"), CompanyId.of(COMPANY), "entryNumber ge 10")
+    return Operation(settings, "3", query, asked=None, counting=True)
+
+
+def test_a_counting_operation_keeps_the_count_and_is_done() -> None:
+    op = counting()
+    assert op.exchange is not None and "count=true" in op.request(URLS)["url"]
+    assert op.read(inner(200, {"@odata.count": 42, "value": [{"id": ID}]})) is None
+    assert (op.count, op.found, op.exchange) == (42, [], None)
+
+
+@pytest.mark.parametrize("count", [None, -1, "42", 4.2, True])
+def test_a_count_that_is_not_one_is_asked_again_then_a_bad_answer(count: object) -> None:
+    op = counting(offline_settings(company_id=COMPANY, max_retries=1, backoff_factor=0.01, backoff_max=0.01))
+    body = {"value": []} if count is None else {"@odata.count": count, "value": []}
+    assert isinstance(op.read(inner(200, body)), Retrying)
+    assert op.count is None and op.exchange is not None
+    with pytest.raises(BusinessCentralBadAnswerError, match="@odata.count is not a count"):
+        op.read(inner(200, body))
