@@ -10,6 +10,7 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.client.key_ranges import key_bounds, key_span, range_filter
 from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.reconciliation.spec import ReconcileSpec
@@ -41,13 +42,15 @@ class BusinessCentralSide:
         )
 
     def read_range(self, low: int, high: int, fields: list[str]) -> list[dict[str, Any]]:
-        """The rows with ``low <= key < high``, in key order."""
+        """The rows with ``low <= key < high``, in key order (an answer that is not raises
+        :class:`BusinessCentralBadAnswerError`: merged as it is, it would report keys wrongly)."""
         spec = self.spec
         rows: list[dict[str, Any]] = []
+        where = range_filter(low, high, spec.bc_filter(), spec.key)
         for page in self._clients.get().iter_pages(
             spec.entity_set,
             company_id=spec.company_id,
-            filter=range_filter(low, high, spec.bc_filter(), spec.key),
+            filter=where,
             select=fields,
             orderby=spec.key,
             page_size=min(RANGE_WIDTH, max(high - low, 1)),
@@ -55,6 +58,15 @@ class BusinessCentralSide:
         ):
             self._asked(1)
             rows.extend(page.entities)
+        previous = low
+        for row in rows:
+            key = row.get(spec.key)
+            if type(key) is not int or not previous <= key < high:
+                raise BusinessCentralBadAnswerError(
+                    f"GET {spec.entity_set} where {where}: the answer holds {spec.key} {key!r:.40} after {previous}, "
+                    "outside the range asked or out of order; it is not Business Central's answer (a proxy?)"
+                )
+            previous = key
         return rows
 
     def counts(self, ranges: Sequence[tuple[int, int]]) -> list[int]:

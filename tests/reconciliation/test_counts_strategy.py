@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.client.client import BusinessCentralClient
+from airflow_provider_bc.client.errors import BusinessCentralBadAnswerError
 from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.reconciliation import counts as counts_strategy
 from airflow_provider_bc.reconciliation.business_central import BusinessCentralSide
@@ -123,3 +124,21 @@ def test_ranges_are_read_in_key_order_selecting_the_fields_at_most_max_streams_a
     stats = bc_emulator.stats()
     assert sum(stats["requests"][ENTRIES].values()) == len(ranges)
     assert 1 < stats["max_in_flight"] <= 3
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        [{"entryNumber": 105}, {"entryNumber": 104}],  # out of order
+        [{"entryNumber": 99}],  # below the range asked
+        [{"entryNumber": 200}],  # at its end (excluded)
+        [{"entryNumber": "150"}],  # not a number
+        [{"quantity": 1}],  # no key
+    ],
+)
+def test_an_answer_outside_the_range_or_out_of_order_is_a_bad_answer_not_a_difference(
+    side: BusinessCentralSide, bc_emulator: Any, answered: list[dict[str, Any]]
+) -> None:
+    bc_emulator.add_fault("value", route=ENTRIES, path_contains="ge+100", value=answered, count=5)
+    with pytest.raises(BusinessCentralBadAnswerError, match="outside the range asked or out of order"):
+        side.read_range(100, 200, ["entryNumber"])
