@@ -135,7 +135,9 @@ class _Side:
                 continue
             if previous is not None and key < previous:
                 raise ReconciliationError(
-                    self._key, f"{self._name} rows are not in ascending key order: {key!r} came after {previous!r}"
+                    self._key,
+                    f"{self._name} rows are not in ascending key order: {key!r} came after {previous!r} (a number "
+                    "held as text sorts as text: give the key column a number type, or a query that casts it)",
                 )
             if isinstance(key, int) and isinstance(previous, int):
                 self.gaps += key - previous - 1

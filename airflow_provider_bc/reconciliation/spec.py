@@ -35,11 +35,11 @@ def window_value(value: Any, argument: str) -> dt.date | dt.datetime:
     """A window bound: a ``date``, an aware ``datetime``, or their ISO text (rendered templates are text)."""
     if isinstance(value, dt.datetime | dt.date):
         found = value
-    elif isinstance(value, str) and _DATE.match(value.strip()):
-        found = dt.date.fromisoformat(value.strip())
     else:
+        text = str(value).strip()
+        parse = dt.date.fromisoformat if isinstance(value, str) and _DATE.match(text) else dt.datetime.fromisoformat
         try:
-            found = dt.datetime.fromisoformat(str(value).strip())
+            found = parse(text)
         except ValueError:
             raise ReconciliationError(argument, f"{value!r:.100} is not a date or an ISO 8601 time") from None
     if isinstance(found, dt.datetime) and found.tzinfo is None:
@@ -107,10 +107,10 @@ class ReconcileSpec:
 
     @property
     def chosen(self) -> Literal["full", "counts"]:
-        """The strategy run: ``auto`` counts when there are no fields or totals to compare."""
+        """The strategy run: ``auto`` counts when there are no fields, totals or freshness to read."""
         if self.strategy != "auto":
             return self.strategy
-        return "counts" if self.streamed and not self.fields and not self.totals_by else "full"
+        return "counts" if self.streamed and not (self.fields or self.totals_by or self.freshness) else "full"
 
     def bc_filter(self) -> str | None:
         """The OData filter of the rows compared: the window and ``filter``."""
@@ -153,7 +153,11 @@ def build_spec(
         span = Window(
             field_name(name, "window_field"), window_value(start, "window_start"), window_value(end, "window_end")
         )
-        if type(span.start) is not type(span.end) or span.start >= span.end:
+        if isinstance(span.start, dt.datetime) != isinstance(span.end, dt.datetime):
+            raise ReconciliationError(
+                "window_end", f"{span.end} and window_start {span.start} must both be dates or both be times"
+            )
+        if span.start >= span.end:
             raise ReconciliationError("window_end", f"{span.end} is not after window_start {span.start}")
     spec = ReconcileSpec(
         entity_set=EntitySet.of(entity_set, "entity_set"),

@@ -4,9 +4,9 @@ ranges as bound parameters, every identifier quoted by the dialect; never a valu
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from time import sleep
 from typing import Any
 
 from airflow_provider_bc.reconciliation.errors import ReconciliationError, WarehouseError, WarehouseUnavailableError
@@ -108,7 +108,7 @@ class Warehouse:
                     attempt,
                     wait,
                 )
-                time.sleep(wait)
+                sleep(wait)
         raise AssertionError("unreachable")
 
     def _said(self, error: Exception) -> str:

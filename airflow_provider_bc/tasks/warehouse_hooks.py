@@ -11,7 +11,8 @@ from airflow_provider_bc.reconciliation.errors import ReconciliationError
 from airflow_provider_bc.reconciliation.warehouse import Dialect, Warehouse, WarehouseSource
 
 #: identifier quotes of the dialects that do not use the standard ``"``
-_QUOTES = {"mysql": "`", "mariadb": "`", "mssql": "[", "databricks": "`", "hive": "`", "spark": "`"}
+# SQLite reads a double-quoted name that is no column as a text literal: backticks make a misspelling an error
+_QUOTES = {"sqlite": "`", "mysql": "`", "mariadb": "`", "mssql": "[", "databricks": "`", "hive": "`", "spark": "`"}
 _named = itertools.count()
 
 

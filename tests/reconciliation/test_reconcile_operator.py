@@ -302,7 +302,7 @@ def test_a_warehouse_down_is_waited_for(
         waits.append(seconds)
         postgres_server.start()
 
-    monkeypatch.setattr(warehouse_module.time, "sleep", back_up)
+    monkeypatch.setattr(warehouse_module, "sleep", back_up)
     with caplog.at_level(logging.WARNING):
         summary = _operator(ledger, tmp_path, fail_on={}).execute(_context())
     assert summary["rows"]["warehouse"] == len(ledger.current) and waits == [warehouse_module.CONNECT_WAITS[0]]
@@ -321,7 +321,7 @@ def test_a_warehouse_that_stays_down_is_a_clear_error_a_retry_may_cure(
     monkeypatch.setenv(*postgres_server.airflow_conn_env("warehouse", dbname=postgres_database))
     postgres_server.kill()
     waits: list[float] = []
-    monkeypatch.setattr(warehouse_module.time, "sleep", waits.append)
+    monkeypatch.setattr(warehouse_module, "sleep", waits.append)
     with pytest.raises(
         WarehouseUnavailableError, match=r"warehouse connection 'warehouse': could not connect after 4 attempts"
     ) as down:
