@@ -282,5 +282,5 @@ def test_a_count_that_is_not_one_is_asked_again_then_a_bad_answer(count: object)
     body = {"value": []} if count is None else {"@odata.count": count, "value": []}
     assert isinstance(op.read(inner(200, body)), Retrying)
     assert op.count is None and op.exchange is not None
-    with pytest.raises(BusinessCentralBadAnswerError, match="@odata.count is not a count"):
+    with pytest.raises(BusinessCentralBadAnswerError, match=r"@odata\.count is not a count"):
         op.read(inner(200, body))
