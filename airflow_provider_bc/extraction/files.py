@@ -76,7 +76,7 @@ class WrittenFile:
         return cls(str(data["name"]), int(data["rows"]), int(data["bytes"]), str(data["sha256"]))
 
 
-class _Counted:
+class Counted:
     """A binary sink that counts and hashes every byte on its way to ``target``."""
 
     def __init__(self, target: IO[bytes]) -> None:
@@ -124,7 +124,7 @@ class _FileWriter:
     def __init__(self, folder: ObjectStoragePath, name: str) -> None:
         self.name = name
         self._file: IO[bytes] = (folder / name).open("wb")
-        self._sink = _Counted(self._file)
+        self._sink = Counted(self._file)
         self.rows = 0
 
     def _finish(self) -> WrittenFile:

@@ -1,11 +1,11 @@
 """One extraction run, wired from its parts: the plan (:mod:`.planning`), the streams that read and
-write (:mod:`.streams`), the manifest written last (:mod:`.commit`); resumed from its checkpoint
-when it is still the run's to go on with (:mod:`.state`)."""
+write (:mod:`.streams`), the key set and tombstones when asked for (:mod:`.tombstones`), the manifest
+written last (:mod:`.commit`); resumed from its checkpoint when it is still the run's to go on with
+(:mod:`.state`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_bc.client.thread_clients import ThreadClients
 from airflow_provider_bc.extraction.commit import manifest_of
 from airflow_provider_bc.extraction.cursors import parse_datetime
-from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
+from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError, destination_failure
 from airflow_provider_bc.extraction.memory import flat_memory
 from airflow_provider_bc.extraction.planning import Planner
 from airflow_provider_bc.extraction.progress import Progress
@@ -29,6 +29,7 @@ from airflow_provider_bc.extraction.state import (
     write_manifest,
 )
 from airflow_provider_bc.extraction.streams import Streams
+from airflow_provider_bc.extraction.tombstones import Deletes
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -38,11 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["Extraction", "ExtractionSpec"]
 
 log = logging.getLogger(__name__)
-
-#: object storage failures a retry cannot cure: access refused, a missing bucket, a file where a folder goes
-PERMANENT_OS_ERRORS = (PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
-#: the same told by errno alone: a read-only file system, a name too long
-PERMANENT_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG})
 
 
 class Extraction:
@@ -78,10 +74,7 @@ class Extraction:
             with flat_memory(arrow=self.spec.output_format == "parquet"):
                 return self._run()
         except OSError as error:  # object storage (fsspec, s3fs, pyarrow): the client raises only its own errors
-            permanent = isinstance(error, PERMANENT_OS_ERRORS) or error.errno in PERMANENT_ERRNOS
-            raise BusinessCentralDestinationError(
-                f"{self.folder}: {type(error).__name__}: {error}", transient=not permanent
-            ) from error
+            raise destination_failure(self.folder, error) from error
         finally:
             self._clients.close()
 
@@ -104,7 +97,11 @@ class Extraction:
         progress.total = checkpoint.plan["total"]
         self._streams.read(checkpoint, progress)
         progress.log()
-        manifest = manifest_of(self.spec, self.series, self.source, checkpoint, self._now())
+        deletes: dict[str, Any] = {}
+        if self.spec.tombstones:  # done again by a resumed run: its files are written before the manifest
+            part_files = [f.name for s in checkpoint.streams for f in s.files]
+            deletes = Deletes(self.spec, self.company, self.folder).commit(self._clients.get(), part_files, previous)
+        manifest = manifest_of(self.spec, self.series, self.source, checkpoint, self._now()) | deletes
         write_manifest(self.folder, manifest)
         log.info(
             "Wrote %d rows in %d files (%d bytes); settled %s; manifest %s",

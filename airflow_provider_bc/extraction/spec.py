@@ -29,6 +29,8 @@ class ExtractionSpec:
     max_streams: int = MAX_STREAMS
     page_size: int = 5_000
     cursor: CursorOptions = field(default_factory=CursorOptions)
+    #: also write the run's key set and the ids gone since the previous run (:mod:`.tombstones`)
+    tombstones: bool = False
 
     def __post_init__(self) -> None:
         if self.output_format not in FORMATS:
@@ -43,10 +45,17 @@ class ExtractionSpec:
             raise BusinessCentralQueryError("rows_per_file", f"must be a positive number, got {self.rows_per_file!r}")
         if type(self.page_size) is not int or not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise BusinessCentralQueryError("page_size", f"must be 1 to {MAX_PAGE_SIZE:,}, got {self.page_size!r}")
+        if type(self.tombstones) is not bool:
+            raise BusinessCentralQueryError("tombstones", f"must be True or False, got {self.tombstones!r}")
+        if self.tombstones and self.select is not None and "id" not in self.select:
+            raise BusinessCentralQueryError(
+                "select", "tombstones need the id of each row delivered: add id to select, or turn tombstones off"
+            )
 
     @property
     def query(self) -> dict[str, Any]:
-        """What the rows of a run are, besides their source: company, entity set, filter, columns, cursor, format."""
+        """What the rows of a run are, besides their source: company, entity set, filter, columns, cursor, format
+        (not ``tombstones``: a series goes on when they are turned on or off)."""
         return {
             "company_id": self.company_id.lower(),
             "entity_set": self.entity_set,

@@ -49,6 +49,11 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
     :param use_data_interval: ``last_modified`` rows of the DAG run's data interval exactly
     :param restate_days: also re-read the rows posted in the trailing days (FlowFields such as
         ``costAmountActual`` change without ``lastModifiedDateTime``)
+    :param tombstones: also write the run's key set (``_keys.ndjson.gz``: every id of the query,
+        read with ``$select=id`` after the rows, plus the ids delivered) and ``_tombstones.ndjson.gz``:
+        the ids of the previous run's key set gone now (deleted in Business Central), both listed in
+        the manifest (``keys``, ``tombstones``; ``tombstones`` is null on the series' first run).
+        Needs ``id`` in ``select``; holds the query's ids in memory (about 100 bytes each)
     :param run_name: the run's folder (templated); default: the DAG run id, plus the map index
     :param emit_asset: declare ``<destination>/<entity_set>`` as an outlet Asset
     :param business_central_conn_id: the ``business_central`` connection
@@ -86,6 +91,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         commit_lag: dt.timedelta | None = None,
         use_data_interval: bool = False,
         restate_days: int = 0,
+        tombstones: bool = False,
         run_name: str | None = None,
         emit_asset: bool = False,
         business_central_conn_id: str = DEFAULT_CONN_ID,
@@ -114,6 +120,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
         self.commit_lag = commit_lag
         self.use_data_interval = use_data_interval
         self.restate_days = restate_days
+        self.tombstones = tombstones
         self.run_name = run_name
         self.emit_asset = emit_asset
         self.business_central_conn_id = business_central_conn_id
@@ -152,6 +159,7 @@ class BusinessCentralToObjectStorageOperator(BaseOperator):
             max_streams=self._streams(),
             page_size=self.page_size,
             cursor=cursor,
+            tombstones=self.tombstones,
         )
 
     def _streams(self) -> int:
