@@ -1,88 +1,65 @@
-"""Scheduled reconciliation of item ledger entries against an expected ledger.
+"""Daily reconciliation of the item ledger with a warehouse table.
 
-For each data interval (one day), read the item ledger entries whose ``postingDate`` falls in it
-(the OData filter is templated from the interval), total ``quantity`` and ``costAmountActual`` per
-item with exact decimal arithmetic, and compare with the expected ledger kept beside this file
-(``data/expected_item_ledger.csv``: daily totals per item, e.g. exported from a warehouse system).
+For each data interval (one day, ``postingDate`` from its start to before its end):
 
-Every difference is logged and written to a JSON report (``report_dir`` param, any
-``ObjectStoragePath`` URL: local, S3, GCS, ADLS). The run **fails only when a difference exceeds
-the ``tolerance`` param** (default 0.01): sub-ledgers legitimately differ by rounding cents, and a
-reconciliation that fails on those is soon ignored; anything larger, or an item present on one
-side only, fails the run so that somebody looks.
+1. ``extract``: the day's item ledger entries (an OData filter templated from the interval) into the
+   lake (``lake`` param, any ``ObjectStoragePath`` URL), gzipped NDJSON with a ``_manifest.json``;
+2. ``load``: the files the manifest lists into the warehouse table ``item_ledger_entries`` through
+   the ``warehouse`` connection (any ``common.sql`` database: SQLite, PostgreSQL ...; the table is
+   created if missing). The day's rows are replaced in one transaction with bound parameters, so a
+   rerun loads them again instead of adding them twice. The table's columns are named its own way
+   (``entry_no``, ``item_no`` ...): the reconciliation maps them (``columns``);
+3. ``reconcile``: ``BusinessCentralReconcileOperator`` compares the warehouse's rows of the day with
+   Business Central's, matched by ``entryNumber``: entries missing from the warehouse, extra there (say
+   deleted in Business Central since), doubled, or with ``quantity`` (exact) or ``costAmountActual``
+   (within 0.01) changed; the totals per day and item of both fields, which catch a drift of many rows
+   each within the tolerance; the newest ``lastModifiedDateTime`` on each side. Entry numbers Business
+   Central skipped (gaps of its sequences) are counted apart, never as missing. The report
+   (``report.json`` and ``report.html``) goes to ``<report_destination>/<run id>/``; any difference
+   fails the task, without retries, once the report is written.
+
+In production your own pipeline loads the warehouse and the reconciliation checks what it loaded;
+this DAG loads it itself to be complete. With the ``reload`` param false, the extraction and the
+load are skipped and the warehouse is reconciled as it is. Each try of ``extract`` reads anew
+(its folder is the run id and the try), so a cleared run loads what Business Central holds then.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, AirflowFailException, ObjectStoragePath, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
+
+from airflow_provider_bc.operators.reconcile import BusinessCentralReconcileOperator
+from airflow_provider_bc.transfers.business_central_to_object_storage import BusinessCentralToObjectStorageOperator
 
 try:
     from airflow.sdk import CronDataIntervalTimetable
 except ImportError:  # Airflow 2
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-EXPECTED_LEDGER = Path(__file__).parent / "data" / "expected_item_ledger.csv"
-MEASURES = ("quantity", "costAmountActual")
-
-Totals = dict[str, dict[str, str]]  # item -> measure -> decimal as text (JSON-safe for XCom)
-
-
-def total_by_item(entries: Iterable[Mapping[str, Any]]) -> Totals:
-    """Sum the measures per item exactly (``Decimal`` from each value's shortest text form)."""
-    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(MEASURES, Decimal(0)))
-    for entry in entries:
-        for measure in MEASURES:
-            sums[entry["itemNumber"]][measure] += Decimal(str(entry[measure]))
-    return {item: {m: str(v) for m, v in measures.items()} for item, measures in sorted(sums.items())}
-
-
-def read_expected(path: str, start: str, end: str) -> Totals:
-    """Expected totals per item for posting dates in ``[start, end)`` from the CSV ledger."""
-    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(MEASURES, Decimal(0)))
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if start <= row["posting_date"] < end:
-                sums[row["item_number"]]["quantity"] += Decimal(row["quantity"])
-                sums[row["item_number"]]["costAmountActual"] += Decimal(row["cost_amount_actual"])
-    return {item: {m: str(v) for m, v in measures.items()} for item, measures in sorted(sums.items())}
-
-
-def differences(actual: Totals, expected: Totals, tolerance: Decimal) -> list[dict[str, Any]]:
-    """Every (item, measure) whose totals differ, marked ``beyond_tolerance`` when they differ by more."""
-    found = []
-    for item in sorted(actual.keys() | expected.keys()):
-        for measure in MEASURES:
-            got = Decimal(actual.get(item, {}).get(measure, "0"))
-            want = Decimal(expected.get(item, {}).get(measure, "0"))
-            if got == want and (item in actual) == (item in expected):
-                continue
-            side = (
-                ""
-                if item in actual and item in expected
-                else ("missing in Business Central" if item in expected else "not in the expected ledger")
-            )
-            found.append(
-                {
-                    "item": item,
-                    "measure": measure,
-                    "business_central": str(got),
-                    "expected": str(want),
-                    "difference": str(got - want),
-                    "note": side,
-                    "beyond_tolerance": bool(side) or abs(got - want) > tolerance,
-                }
-            )
-    return found
-
+WAREHOUSE_CONN_ID = "warehouse"
+TABLE = "item_ledger_entries"
+#: Business Central field -> the warehouse table's column
+COLUMNS = {
+    "entryNumber": "entry_no",
+    "itemNumber": "item_no",
+    "postingDate": "posting_date",
+    "quantity": "quantity",
+    "costAmountActual": "cost_amount_actual",
+    "lastModifiedDateTime": "last_modified_at",
+}
+NUMBERS = ("quantity", "costAmountActual")  # loaded as their exact text, never through a float
+CREATE_TABLE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    entry_no BIGINT NOT NULL,
+    item_no VARCHAR(20) NOT NULL,
+    posting_date DATE NOT NULL,
+    quantity NUMERIC(38, 18),
+    cost_amount_actual NUMERIC(38, 18),
+    last_modified_at TIMESTAMP WITH TIME ZONE
+)"""
+START, END = "{{ data_interval_start | ds }}", "{{ data_interval_end | ds }}"
 
 with DAG(
     dag_id="bc_reconcile_item_ledger",
@@ -91,56 +68,84 @@ with DAG(
     start_date=pendulum.datetime(2022, 6, 1, tz="UTC"),
     catchup=False,
     params={
-        "expected_ledger": str(EXPECTED_LEDGER),
-        "tolerance": "0.01",
-        "report_dir": "file:///tmp/bc-reconciliation",
+        "lake": Param("file:///tmp/bc-reconcile-lake", type="string", description="object storage URI"),
+        "report_destination": Param("file:///tmp/bc-reconciliation", type="string", description="reports' folder"),
+        "reload": Param(True, type="boolean", description="false: reconcile the warehouse as it is"),
     },
     tags=["business-central", "example", "reconciliation"],
 ) as dag:
 
-    @task
-    def ledger_totals(odata_filter: str) -> Totals:
-        """Item ledger totals per item in Business Central for the interval."""
-        from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+    @task.short_circuit(ignore_downstream_trigger_rules=False)  # skips extract and load; reconcile still runs
+    def reload_wanted(params: dict[str, Any] | None = None) -> bool:
+        """Whether to extract and load the day again (the ``reload`` param)."""
+        return bool((params or {}).get("reload", True))
 
-        entries = BusinessCentralHook().iter_entities(
-            "itemLedgerEntries", filter=odata_filter, select=["itemNumber", *MEASURES]
-        )
-        return total_by_item(entries)
-
-    @task
-    def expected_totals(start: str, end: str, params: dict[str, Any] | None = None) -> Totals:
-        """Expected totals per item for the interval."""
-        return read_expected(str((params or {})["expected_ledger"]), start, end)
-
-    @task
-    def reconcile(actual: Totals, expected: Totals, day: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Report every difference; fail when one is beyond the tolerance."""
-        settings = params or {}
-        tolerance = Decimal(str(settings["tolerance"]))
-        found = differences(actual, expected, tolerance)
-        report = {"date": day, "tolerance": str(tolerance), "items": len(actual), "differences": found}
-        target = ObjectStoragePath(str(settings["report_dir"])) / f"item-ledger-{day}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report, indent=2))
-        for diff in found:
-            print(
-                f"{'BEYOND' if diff['beyond_tolerance'] else 'within'} tolerance: item {diff['item']} "
-                f"{diff['measure']}: Business Central {diff['business_central']} vs expected {diff['expected']} "
-                f"(difference {diff['difference']}) {diff['note']}".rstrip()
-            )
-        beyond = [d for d in found if d["beyond_tolerance"]]
-        print(
-            f"Reconciled {len(actual)} items for {day}: {len(found)} differences, "
-            f"{len(beyond)} beyond tolerance; report {target}"
-        )
-        if beyond:
-            raise AirflowFailException(f"{len(beyond)} differences beyond tolerance {tolerance}; see {target}")
-        return report
-
-    start, end = "{{ data_interval_start | ds }}", "{{ data_interval_end | ds }}"
-    reconcile(
-        ledger_totals(f"postingDate ge {start} and postingDate lt {end}"),
-        expected_totals(start, end),
-        day=start,
+    extract = BusinessCentralToObjectStorageOperator(
+        task_id="extract",
+        destination="{{ params.lake }}",
+        filter=f"postingDate ge {START} and postingDate lt {END}",
+        select=list(COLUMNS),
+        cursor="full",
+        run_name="{{ run_id }}-try{{ ti.try_number }}",
     )
+
+    @task
+    def load(extracted: dict[str, Any], start: str, end: str) -> dict[str, Any]:
+        """Replace the warehouse's rows posted from ``start`` to before ``end`` with the files of the run's manifest."""
+        import gzip
+        import json
+        from collections.abc import Iterator
+        from decimal import Decimal
+
+        from airflow.providers.common.compat.sdk import BaseHook, ObjectStoragePath
+
+        manifest_path = ObjectStoragePath(extracted["manifest"])
+        manifest = json.loads(manifest_path.read_text())
+        loaded = 0
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal loaded
+            for part in manifest["files"]:
+                data = (manifest_path.parent / part["name"]).read_bytes()
+                if manifest["format"]["compression"] == "gzip":
+                    data = gzip.decompress(data)
+                for line in data.splitlines():
+                    entry = json.loads(line, parse_float=Decimal)
+                    loaded += 1
+                    yield tuple(str(entry[f]) if f in NUMBERS else entry[f] for f in COLUMNS)
+
+        hook = BaseHook.get_connection(WAREHOUSE_CONN_ID).get_hook()
+        mark = hook.placeholder  # the driver's: "?" (SQLite), "%s" (PostgreSQL)
+        # the names are this file's constants; every value is a bound parameter
+        delete = f"DELETE FROM {TABLE} WHERE posting_date >= {mark} AND posting_date < {mark}"  # noqa: S608
+        insert = f"INSERT INTO {TABLE} ({', '.join(COLUMNS.values())}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608
+        connection = hook.get_conn()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(CREATE_TABLE)
+            cursor.execute(delete, (start, end))
+            cursor.executemany(insert, rows())
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+        print(f"Loaded {loaded} entries posted from {start} to before {end} into {TABLE}")
+        return {"table": TABLE, "rows": loaded, "start": start, "end": end}
+
+    reconcile = BusinessCentralReconcileOperator(
+        task_id="reconcile",
+        warehouse_conn_id=WAREHOUSE_CONN_ID,
+        table=TABLE,
+        columns=COLUMNS,
+        # window: postingDate over the data interval's days (the default)
+        fields={"quantity": None, "costAmountActual": {"absolute": "0.01"}},  # None: exact
+        totals_by=["postingDate", "itemNumber"],
+        freshness="lastModifiedDateTime",
+        report_destination="{{ params.report_destination }}",
+        trigger_rule="none_failed",  # also when reload_wanted skipped extract and load
+    )
+
+    reload_wanted() >> extract
+    load(extract.output, start=START, end=END) >> reconcile

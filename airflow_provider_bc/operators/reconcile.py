@@ -47,7 +47,7 @@ class BusinessCentralReconcileOperator(BaseOperator):
     :param window_end: the value after the window (templated); default: the data interval's end
     :param filter: an OData filter Business Central's rows must match too (templated; not applied to the warehouse)
     :param strategy: ``full`` (every row merged), ``counts`` (``$count`` per key range, splitting those
-        that differ: keys only) or ``auto`` (``counts`` when there are no fields or totals to compare)
+        that differ: keys only) or ``auto`` (``counts`` when there are no fields, totals or freshness to read)
     :param fail_on: ``{kind: most allowed}`` for kinds ``missing``, ``extra``, ``duplicate``,
         ``changed``, ``totals``; default: none of any
     :param samples: the examples of each kind in the report (every count is exact)

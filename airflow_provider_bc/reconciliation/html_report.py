@@ -113,7 +113,7 @@ def _summary(report: Mapping[str, Any]) -> str:
         _row(title, _count(counts.get(kind), f"count-{_anchor(kind)}", alarm=True), meaning)
         for kind, (title, meaning) in KINDS.items()
     ]
-    gaps = "numbers Business Central never used (sequence gaps), not misses"
+    gaps = "numbers with no entry in Business Central (sequence gaps, deleted entries), not misses"
     kinds.append(_row("Gaps", _count(report.get("gaps"), "gaps"), gaps))
     differs = any(isinstance(v, int) and v > 0 for v in counts.values())
     nothing = "" if differs else '<p id="nothing-differs">Nothing differs in what this run checked.</p>'

@@ -1,18 +1,21 @@
 """Every code block of the README runs, verbatim, in a test: a README that drifts from the code fails here.
 
 Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
-``connection-env``, ``hook``, ``batch``, ``batch-tasks``, ``tasks``, ``emulator``, ``walkthrough`` (the
-example DAGs in a fresh Airflow home against the emulator, as a user runs them), ``pool`` (after the
-walkthrough, in its home), ``pytest-plugin``; ``consumer`` (reading an extraction's runs) runs in
-``tests/extraction/test_late_commits.py``, against runs with late commits and repeats.
+``connection-env``, ``hook``, ``batch``, ``batch-tasks``, ``tasks``, ``reconcile`` (the operator against a
+SQLite warehouse), ``emulator``, ``walkthrough`` (the example DAGs in a fresh Airflow home against the
+emulator, as a user runs them), ``pool`` (after the walkthrough, in its home), ``pytest-plugin``;
+``consumer`` (reading an extraction's runs) runs in ``tests/extraction/test_late_commits.py``, against
+runs with late commits and repeats.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,8 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from tests.readme_blocks import blocks, opening_fences, tagged_blocks
 from tests.support import EXAMPLE_DAGS, REPO
@@ -33,6 +38,7 @@ SCENARIOS = {
     "batch",
     "batch-tasks",
     "tasks",
+    "reconcile",
     "emulator",
     "walkthrough",
     "pool",
@@ -142,6 +148,56 @@ def test_the_operator_sensor_and_extraction_blocks_build_their_tasks() -> None:
     )
 
 
+def test_the_reconcile_block_reconciles_a_warehouse_table(
+    bc_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    namespace = _run_against(bc_emulator, monkeypatch, "reconcile")
+    reconcile = namespace["reconcile"]
+    assert (reconcile.table, reconcile.report_conn_id) == ("item_ledger_entries", "aws_lake")
+    reconcile.report_destination, reconcile.report_conn_id = tmp_path.as_uri(), None  # here: no S3
+    warehouse = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
+    # the table the block names, loaded with Business Central's entries of a day
+    types = {
+        "entryNumber": "INTEGER",
+        "itemNumber": "TEXT",
+        "postingDate": "DATE",
+        "quantity": "NUMERIC",
+        "costAmountActual": "NUMERIC",
+        "lastModifiedDateTime": "TEXT",
+    }
+    names, columns = list(types), [reconcile.columns.get(name, name) for name in types]
+    with contextlib.closing(BusinessCentralHook().new_client()) as client:
+        query = {"filter": "postingDate eq 2022-06-02", "select": names, "exact_numbers": True}
+        entries = list(client.iter_entities("itemLedgerEntries", **query))
+    assert len(entries) > 2
+    with contextlib.closing(sqlite3.connect(warehouse)) as connection, connection:
+        declared = ", ".join(f"{column} {types[name]}" for name, column in zip(names, columns, strict=True))
+        connection.execute(f"CREATE TABLE item_ledger_entries ({declared})")
+        connection.executemany(
+            f"INSERT INTO item_ledger_entries VALUES ({', '.join('?' * len(names))})",
+            [[str(e[n]) if n in ("quantity", "costAmountActual") else e[n] for n in names] for e in entries],
+        )
+    interval = {
+        "data_interval_start": pendulum.datetime(2022, 6, 2, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2022, 6, 3, tz="UTC"),
+    }
+
+    summary = reconcile.execute({"run_id": "scheduled__2022-06-03", **interval})
+    assert summary["passed"] and set(summary["counts"].values()) == {0}, summary
+    assert summary["rows"] == {"business_central": len(entries), "warehouse": len(entries)}
+    assert (tmp_path / "scheduled__2022-06-03" / "report.html").is_file()
+
+    with contextlib.closing(sqlite3.connect(warehouse)) as connection, connection:
+        connection.execute(f"DELETE FROM item_ledger_entries WHERE {columns[0]} = ?", (entries[1]["entryNumber"],))
+    with pytest.raises(AirflowFailException, match=r"reconciliation failed \(missing: 1 > 0"):
+        reconcile.execute({"run_id": "scheduled__2022-06-03-again", **interval})
+    report = json.loads((tmp_path / "scheduled__2022-06-03-again" / "report.json").read_text())
+    assert report["samples"]["missing"] == [entries[1]["entryNumber"]]
+
+
 def test_the_emulator_block_starts_the_emulator_and_a_signal_stops_it() -> None:
     process = subprocess.Popen(
         ["bash", "-c", blocks("emulator")[0]],
@@ -203,7 +259,10 @@ def test_the_walkthrough_runs_every_example_dag_then_the_pool_block(user_checkou
         "bc_reconcile_item_ledger": "success",
         "bc_extract_item_ledger": "success",
     }, output[-6000:]
-    assert '"date": "2022-06-02"' in output  # the run of 2022-06-03 reconciled its data interval
+    # the run of 2022-06-03 reconciled its data interval, loaded into the SQLite warehouse: nothing differs
+    assert '"start": "2022-06-02"' in output and '"end": "2022-06-03"' in output
+    assert '"failed": []' in output and '"missing": 0' in output
+    assert (user_checkout / ".bc-warehouse.db").is_file()
     (pool,) = json.loads(output[output.rindex("[{") :])
     assert pool["pool"] == "business_central" and int(pool["slots"]) == 5
     deadline = time.monotonic() + 30  # the emulator, stopped by `kill %1`, removes its env file

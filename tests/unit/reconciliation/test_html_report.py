@@ -158,7 +158,7 @@ def test_the_summary_shows_every_count_and_both_sides() -> None:
     assert page.by_id["rows-business-central"] == "1,000,000"
     assert page.by_id["gaps"] == "12"
     summary = page.by_id["summary"]
-    assert "numbers Business Central never used (sequence gaps), not misses" in summary
+    assert "numbers with no entry in Business Central (sequence gaps, deleted entries), not misses" in summary
     for text in (
         "itemLedgerEntries",
         REPORT["company_id"],
