@@ -101,6 +101,20 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def emulator_conn(emulator: Any) -> dict[str, Any]:
+    """What a child process needs to reach ``emulator`` (JSON)."""
+    return {
+        "client_id": emulator.client_id,
+        "client_secret": emulator.client_secret,
+        "tenant_id": emulator.tenant_id,
+        "company_id": emulator.default_company_id,
+        "base_url": emulator.base_url,
+        "authority": emulator.authority,
+        "ca_bundle": emulator.ca_bundle,
+        "api_url": emulator.api_url(),
+    }
+
+
 def client_settings(conn: dict[str, Any]) -> Any:
     from airflow_provider_bc.client.settings import ClientSettings
 
@@ -447,16 +461,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="bc-extract-bench-") as scratch,
     ):
         print(f"  emulator ready in {time.perf_counter() - started:.1f} s")
-        conn = {
-            "client_id": emulator.client_id,
-            "client_secret": emulator.client_secret,
-            "tenant_id": emulator.tenant_id,
-            "company_id": emulator.default_company_id,
-            "base_url": emulator.base_url,
-            "authority": emulator.authority,
-            "ca_bundle": emulator.ca_bundle,
-            "api_url": emulator.api_url(),
-        }
+        conn = emulator_conn(emulator)
         begin = time.perf_counter()
         numbers = expected_ids(emulator, conn)
         expected_small = {i for i, n in numbers.items() if n <= small}

@@ -48,7 +48,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.reconciliation: the PostgreSQL server the tests start
 
-from extract import peak_rss_mb  # noqa: E402 (beside this script; peak RSS as VmHWM)
+from extract import client_settings, emulator_conn, peak_rss_mb  # noqa: E402 (beside this script; peak RSS as VmHWM)
 
 ENTITY_SET = "itemLedgerEntries"
 COLUMNS = {
@@ -60,20 +60,6 @@ COLUMNS = {
 }
 FIELDS = {"quantity": None, "costAmountActual": {"absolute": "0.01"}}
 COUNTS_MISSING = 10
-
-
-def settings_of(conn: dict[str, Any]) -> Any:
-    from airflow_provider_bc.client.settings import ClientSettings
-
-    return ClientSettings(
-        client_id=conn["client_id"],
-        client_secret=conn["client_secret"],
-        tenant_id=conn["tenant_id"],
-        company_id=conn["company_id"],
-        api_host=conn["base_url"],
-        authority=conn["authority"],
-        verify=conn["ca_bundle"],
-    )
 
 
 # ----- the measured runs, each in a child interpreter -----
@@ -93,7 +79,7 @@ def run_reconcile(request: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_bc.tasks.warehouse_hooks import open_cursor
 
     conn, limit = request["conn"], request["limit"]
-    settings = settings_of(conn)
+    settings = client_settings(conn)
     rss_before = peak_rss_mb()
     begin = time.perf_counter()
     spec = build_spec(
@@ -131,7 +117,7 @@ def run_extract(request: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_bc.extraction.run import Extraction, ExtractionSpec
 
     logging.basicConfig(level=logging.WARNING)
-    settings = settings_of(request["conn"])
+    settings = client_settings(request["conn"])
     spec = ExtractionSpec(
         entity_set=ENTITY_SET,
         company_id=request["conn"]["company_id"],
@@ -184,7 +170,7 @@ def read_all(emulator: Any, conn: dict[str, Any]) -> list[dict[str, Any]]:
     from airflow_provider_bc.client.client import BusinessCentralClient
 
     emulator.configure(bandwidth=0, latency=0)
-    client = BusinessCentralClient(settings_of(conn))
+    client = BusinessCentralClient(client_settings(conn))
     try:
         return list(
             client.iter_entities(
@@ -277,15 +263,7 @@ def main() -> None:
         PostgresServer(ensure_postgresql()) as server,
         tempfile.TemporaryDirectory(prefix="bc-reconcile-bench-") as scratch,
     ):
-        conn = {
-            "client_id": emulator.client_id,
-            "client_secret": emulator.client_secret,
-            "tenant_id": emulator.tenant_id,
-            "company_id": emulator.default_company_id,
-            "base_url": emulator.base_url,
-            "authority": emulator.authority,
-            "ca_bundle": emulator.ca_bundle,
-        }
+        conn = emulator_conn(emulator)
         begin = time.perf_counter()
         rows = read_all(emulator, conn)
         database = server.connect()

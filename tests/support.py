@@ -156,3 +156,24 @@ def without_managed_identity(monkeypatch: Any) -> None:
     """No managed identity endpoint in the environment (a test's host may have one)."""
     for name in MSAL_IDENTITY_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
+
+
+def apt_install(packages: list[str], needed_by: str) -> None:
+    """Install Debian ``packages`` with apt (as root), the package lists refreshed once if stale; a test
+    failure saying what to install when that cannot be done."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    command = ["apt-get", "install", "-y", *packages]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.fail(f"{needed_by}: as root, run `{' '.join(command)}`", pytrace=False)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:  # stale package lists: refresh them once
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"`{' '.join(command)}` failed:\n{done.stderr[-2000:]}", pytrace=False)

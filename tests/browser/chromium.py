@@ -5,21 +5,18 @@ apt when missing (as root; otherwise the test fails saying what to install). Scr
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.support import apt_install
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-APT_INSTALL = ["apt-get", "install", "-y", "chromium", "chromium-driver"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
@@ -27,18 +24,7 @@ def ensure_chromium() -> None:
     """Install Debian's chromium and chromium-driver when missing (as root, with apt)."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(
-            f"the browser test needs {CHROMIUM} and {CHROMEDRIVER}: as root, run `{' '.join(APT_INSTALL)}`",
-            pytrace=False,
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # stale package lists: refresh them once
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
-        done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(APT_INSTALL)}` failed:\n{done.stderr[-2000:]}", pytrace=False)
+    apt_install(["chromium", "chromium-driver"], f"the browser test needs {CHROMIUM} and {CHROMEDRIVER}")
 
 
 @contextmanager

@@ -8,79 +8,29 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any
 
 from selenium.webdriver.common.by import By
 
 from airflow_provider_bc.reconciliation.html_report import render_html
 from tests.browser.chromium import ARTIFACTS, chrome_driver
+from tests.reconciliation.sample_report import REPORT as SAMPLE
+from tests.reconciliation.sample_report import report
 from tests.support import REPO
 
 SCREENSHOT = "reconcile-report.png"
 WIDTH, HEIGHT = 1280, 1000
 HOSTILE = "<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"
 SIDES = ("business_central", "warehouse")
-REPORT: dict[str, Any] = {
-    "version": 1,
-    "strategy": "full",
-    "entity_set": "itemLedgerEntries",
-    "company_id": "5a3e8f4d-0000-4000-8000-000000000001",
-    "key": "entryNumber",
-    "window": {"field": "postingDate", "start": "2022-06-02", "end": "2022-06-03"},
-    "filter": "locationCode eq 'EAST'",
-    "warehouse": {"connection": "warehouse_db", "source": "public.item_ledger"},
-    "started": "2026-12-07T07:00:00+00:00",
-    "finished": "2026-12-07T07:00:12+00:00",
-    "seconds": 12.5,
-    "requests": {"business_central": 62, "warehouse": 51},
-    "rows": {"business_central": 1_000_000, "warehouse": 999_990},
-    "gaps": 12,
-    "freshness": {"business_central": "2022-06-02T17:00:00Z", "warehouse": "2022-06-02T16:45:10Z"},
-    "counts": {
-        "missing": 14,
-        "extra": 1,
-        "duplicate_business_central": 0,
-        "duplicate_warehouse": 1,
-        "changed": 2,
-        "totals": 1,
-    },
-    "changed_by_field": {"quantity": 1, "description": 1},
-    "samples": {
-        "missing": [17, 42, 43, 1017, 5120],
-        "extra": [900001],
-        "duplicate_business_central": [],
-        "duplicate_warehouse": [55],
-        "changed": [
-            {
-                "key": 10,
-                "fields": [{"field": "quantity", "business_central": "5", "warehouse": "6", "difference": "1"}],
-            },
-            {
-                "key": 11,
-                "fields": [
-                    {"field": "description", "business_central": "Bicycle", "warehouse": HOSTILE, "difference": None}
-                ],
-            },
-        ],
-    },
-    "totals": {
-        "by": ["postingDate", "itemNumber"],
-        "groups": 40,
-        "beyond_tolerance": 1,
-        "samples": [
-            {
-                "group": {"postingDate": "2022-06-02", "itemNumber": "1100"},
-                "field": "quantity",
-                "business_central": "10",
-                "warehouse": "12",
-                "difference": "2",
-            }
-        ],
-    },
-    "not_checked": [],
-    "fail_on": {"missing": 0, "extra": 0},
-    "failed": ["missing: 14 > 0", "extra: 1 > 0"],
-}
+REPORT = report(
+    filter="locationCode eq 'EAST'",
+    counts={**SAMPLE["counts"], "missing": 14},
+    samples={**SAMPLE["samples"], "missing": [17, 42, 43, 1017, 5120]},
+    failed=["missing: 14 > 0", "extra: 1 > 0"],
+)
+REPORT["samples"]["changed"][1]["fields"] = [
+    {"field": "description", "business_central": "Bicycle", "warehouse": HOSTILE, "difference": None}
+]
+REPORT["changed_by_field"] = {"quantity": 1, "description": 1}
 
 
 def png_size(png: bytes) -> tuple[int, int]:

@@ -18,9 +18,9 @@ from urllib.parse import quote, unquote
 import pendulum
 import pytest
 
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from airflow_provider_bc.testing.airflow_runs import dag_test, load_dag, task_states, xcom_value
 from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.reconciliation.ledger_warehouse import business_central_rows
 from tests.secret_scan import SecretScanner
 from tests.support import DOCUMENTED_FIELDS, EXAMPLE_DAGS, audit_trail, task_history
 
@@ -162,18 +162,7 @@ def reconciled_day(ledger_emulator: EmulatorHandle, tmp_path: Path, monkeypatch:
 
 
 def _bc_rows(emulator: EmulatorHandle, filter: str) -> list[dict[str, Any]]:
-    """Business Central's entries matching ``filter``, in entry-number order, decimals exact."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", emulator.airflow_connection_env())
-        client = BusinessCentralHook().new_client()
-    try:
-        return list(
-            client.iter_entities(
-                "itemLedgerEntries", filter=filter, select=["id", *COLUMNS], orderby="entryNumber", exact_numbers=True
-            )
-        )
-    finally:
-        client.close()
+    return business_central_rows(emulator, filter, COLUMNS)
 
 
 def _totals_beyond_tolerance(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> int:

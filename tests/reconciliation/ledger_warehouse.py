@@ -6,6 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pytest
+
+from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.testing.emulator import EmulatorHandle
+
 #: Business Central field -> warehouse column
 COLUMNS = {
     "entryNumber": "entry_no",
@@ -42,3 +47,19 @@ def load(hook: Any, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
         connection.commit()
     finally:
         connection.close()
+
+
+def business_central_rows(emulator: EmulatorHandle, filter: str, fields: Iterable[str]) -> list[dict[str, Any]]:
+    """Business Central's entries matching ``filter`` (``id`` and ``fields``), in entry-number order,
+    decimals exact, read through the hook as a task would."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", emulator.airflow_connection_env())
+        client = BusinessCentralHook().new_client()
+    try:
+        return list(
+            client.iter_entities(
+                "itemLedgerEntries", filter=filter, select=["id", *fields], orderby="entryNumber", exact_numbers=True
+            )
+        )
+    finally:
+        client.close()

@@ -29,8 +29,9 @@ import pytest
 from psycopg2 import sql
 from psycopg2.extensions import connection as Psycopg2Connection
 
+from tests.support import apt_install
+
 PG_ROOT = Path("/usr/lib/postgresql")
-APT_INSTALL = ["apt-get", "install", "-y", "postgresql"]
 #: the OS user the Debian package creates, and the server's superuser (``initdb -U``)
 POSTGRES_USER = "postgres"
 START_TIMEOUT = 30  # seconds pg_ctl waits for the server (2 cores shared with other tests)
@@ -60,22 +61,10 @@ def ensure_postgresql(root: Path = PG_ROOT) -> Path:
     found = find_postgresql(root)
     if found is not None:
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(
-            f"the PostgreSQL tests need initdb and pg_ctl in {root}/<major>/bin: "
-            f"as root, run `{' '.join(APT_INSTALL)}`",
-            pytrace=False,
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # stale package lists: refresh them once
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
-        done = subprocess.run(APT_INSTALL, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"`{' '.join(APT_INSTALL)}` failed:\n{done.stderr[-2000:]}", pytrace=False)
+    apt_install(["postgresql"], f"the PostgreSQL tests need initdb and pg_ctl in {root}/<major>/bin")
     found = find_postgresql(root)
     if found is None:
-        pytest.fail(f"`{' '.join(APT_INSTALL)}` left no initdb and pg_ctl in {root}/<major>/bin", pytrace=False)
+        pytest.fail(f"`apt-get install -y postgresql` left no initdb and pg_ctl in {root}/<major>/bin", pytrace=False)
     return found
 
 
@@ -226,7 +215,7 @@ class PostgresServer:
                 account = pwd.getpwnam(POSTGRES_USER)
             except KeyError:
                 self.stop()
-                pytest.fail(f"no `{POSTGRES_USER}` user: `{' '.join(APT_INSTALL)}` creates it", pytrace=False)
+                pytest.fail(f"no `{POSTGRES_USER}` user: `apt-get install -y postgresql` creates it", pytrace=False)
             for path in (base, base / "socket"):
                 os.chown(path, account.pw_uid, account.pw_gid)
         initdb = [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--auth=trust"]

@@ -18,14 +18,13 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseHook
 
-from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from airflow_provider_bc.operators.reconcile import BusinessCentralReconcileOperator
 from airflow_provider_bc.reconciliation import business_central as bc_side
 from airflow_provider_bc.reconciliation import counts as counts_strategy
 from airflow_provider_bc.reconciliation import warehouse as warehouse_module
 from airflow_provider_bc.reconciliation.errors import WarehouseError, WarehouseUnavailableError
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.reconciliation.ledger_warehouse import COLUMNS, FIELDS, create_table, load
+from tests.reconciliation.ledger_warehouse import COLUMNS, FIELDS, business_central_rows, create_table, load
 from tests.reconciliation.postgres_server import PostgresServer
 
 TABLE = "item_ledger"
@@ -40,18 +39,7 @@ def emulator() -> Iterator[EmulatorHandle]:
 
 
 def _rows(emulator: EmulatorHandle, filter: str) -> list[dict[str, Any]]:
-    """Business Central's rows matching ``filter`` in entry-number order, decimals exact."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", emulator.airflow_connection_env())
-        client = BusinessCentralHook().new_client()
-    try:
-        return list(
-            client.iter_entities(
-                "itemLedgerEntries", filter=filter, select=["id", *FIELDS], orderby="entryNumber", exact_numbers=True
-            )
-        )
-    finally:
-        client.close()
+    return business_central_rows(emulator, filter, FIELDS)
 
 
 class Ledger:
