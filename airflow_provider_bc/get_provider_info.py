@@ -49,7 +49,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "triggers": [
-            {"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_bc.triggers.business_central"]}
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_bc.triggers.business_central",
+                    "airflow_provider_bc.triggers.new_entities",
+                ],
+            }
         ],
         "transfers": [
             {
