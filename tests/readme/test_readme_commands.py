@@ -44,6 +44,7 @@ SCENARIOS = {
     "pool",
     "pytest-plugin",
     "consumer",
+    "assets",
 }
 VENV = Path(sys.executable).parent.parent  # the venv running the tests: the README's .venv
 
@@ -146,6 +147,25 @@ def test_the_operator_sensor_and_extraction_blocks_build_their_tasks() -> None:
         "last_modified",
         "ndjson",
     )
+
+
+def test_the_assets_block_declares_a_watched_asset_and_a_dag_scheduled_on_it() -> None:
+    from airflow_provider_bc.triggers.new_entities import BusinessCentralNewEntitiesTrigger
+
+    namespace: dict[str, Any] = {}
+    [code] = blocks("assets")
+    exec(code, namespace)
+    asset = namespace["posted_entries"]
+    [watcher] = asset.watchers
+    assert isinstance(watcher.trigger, BusinessCentralNewEntitiesTrigger)
+    assert (watcher.trigger.watermark_field, watcher.trigger.poll_interval) == ("entryNumber", 60.0)
+    assert [a.name for a in namespace["dag"].timetable.asset_condition.objects] == [asset.name]
+    task = namespace["dag"].get_task("signalled_range")
+    events = [type("Event", (), {"extra": {"payload": {"from": f, "to": t}}})() for f, t in ((10, 14), (14, 20))]
+    assert task.python_callable(triggering_asset_events={asset: events}) == {
+        "filter": "entryNumber gt 10 and entryNumber le 20",
+        "run_name": "entries-10-20",
+    }
 
 
 def test_the_reconcile_block_reconciles_a_warehouse_table(
