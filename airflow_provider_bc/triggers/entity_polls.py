@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 #: rows a page when reading what is new (Business Central's largest page)
 PAGE_SIZE = 20_000
+#: the most rows one read takes (a watcher far behind catches up a tick at a time, memory bounded):
+#: rows come in watermark order, so what was read is every row up to the last one
+MAX_ROWS = 5 * PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class SharedReads:
         ):
             self.requests += 1
             rows += [_posted(entity, key, watched.entity_set) for entity in page.entities]
+            if len(rows) >= MAX_ROWS:
+                break
         return rows
 
 

@@ -52,7 +52,7 @@ from airflow_provider_bc.extraction.cursors import (
 from airflow_provider_bc.extraction.frontier import frontier, horizon
 from airflow_provider_bc.hooks.names import DEFAULT_CONN_ID
 from airflow_provider_bc.tasks.outcomes import may_succeed_later
-from airflow_provider_bc.triggers.entity_polls import Tick, Watched, ticks
+from airflow_provider_bc.triggers.entity_polls import MAX_ROWS, Tick, Watched, ticks
 from airflow_provider_bc.triggers.watermark_store import WatermarkStore
 
 WATERMARK_FIELDS = (ENTRY_NUMBER, LAST_MODIFIED)
@@ -275,15 +275,21 @@ class BusinessCentralNewEntitiesTrigger(BaseEventTrigger):
             count = sum(through < row.number <= to for row in rows)
         else:
             to = limit
-            count = sum(self._not_after(row.stamped, limit) for row in rows)
+            if len(rows) >= MAX_ROWS:  # a read cut short: up to the last time it holds every row of
+                cut = rows[-1].stamped
+                to = max([through, *(r.stamped for r in rows if not self._not_after(cut, r.stamped))], key=self._key)
+                to = min(to, limit, key=self._key)
+            count = sum(self._not_after(row.stamped, to) for row in rows)
         if count == 0 or self._not_after(to, through):
             return None
         return self._payload(through, to, count)
 
+    def _key(self, value: Any) -> Any:
+        """``value`` as it orders: an entry number, or a time's text padded to sort as the time."""
+        return value if self.watermark_field == ENTRY_NUMBER else time_order_key(value, self.watermark_field)
+
     def _not_after(self, value: Any, other: Any) -> bool:
-        if self.watermark_field == ENTRY_NUMBER:
-            return bool(value <= other)
-        return time_order_key(value, self.watermark_field) <= time_order_key(other, self.watermark_field)
+        return bool(self._key(value) <= self._key(other))
 
     def _payload(self, after: Any, to: Any, count: int) -> dict[str, Any]:
         field = self.watermark_field

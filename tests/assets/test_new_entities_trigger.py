@@ -19,7 +19,8 @@ from airflow.providers.common.compat.module_loading import import_string
 
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.key_ranges import key_edge
-from airflow_provider_bc.triggers import shared_clients
+from airflow_provider_bc.extraction.cursors import iso, parse_datetime
+from airflow_provider_bc.triggers import entity_polls, new_entities, shared_clients
 from airflow_provider_bc.triggers.new_entities import BusinessCentralNewEntitiesTrigger
 from airflow_provider_bc.triggers.watermark_store import STATE_KEY
 from tests.faults.conftest import emulator_settings
@@ -261,5 +262,48 @@ def test_fifty_watchers_share_one_poll_through_airflow_s_shared_streams(bc_emula
             await e.stop()
         for i in range(len(watchers)):
             await manager.unsubscribe(i, key)
+
+    asyncio.run(scenario())
+
+
+def test_a_watcher_far_behind_catches_up_in_bounded_reads_losing_nothing(
+    bc_emulator: Any, company: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(entity_polls, "PAGE_SIZE", 2)
+    monkeypatch.setattr(entity_polls, "MAX_ROWS", 3)
+    monkeypatch.setattr(new_entities, "MAX_ROWS", 3)
+
+    async def scenario() -> None:
+        numbers = await post(bc_emulator, 7)  # posted before the watcher starts: a backlog
+        events = Events(watcher(company, Store()).run())
+        got = [await events.next() for _ in range(2)]
+        assert [(e["from"], e["to"], e["count"]) for e in got] == [
+            (numbers[0] - 1, numbers[3], 4),  # two pages of two: the read stops at four rows
+            (numbers[3], numbers[6], 3),
+        ]
+        await events.stop()
+
+    asyncio.run(scenario())
+
+
+def test_by_last_modified_each_event_ends_at_the_horizon_and_counts_what_it_covers(
+    bc_emulator: Any, company: str
+) -> None:
+    field = "lastModifiedDateTime"
+    client = BusinessCentralClient(emulator_settings(bc_emulator))
+    [newest] = client.find_entities(ENTRIES, select=[field], orderby=f"{field} desc", top=1)
+    client.close()
+    started = newest[field]  # what earlier tests posted is not after it
+
+    async def scenario() -> None:
+        events = Events(watcher(company, Store(), watermark_field=field, commit_lag=0.5, start=started).run())
+        await post(bc_emulator, 2)
+        first = await events.next()
+        assert first["from"] == iso(parse_datetime(started, field)) and first["count"] == 2
+        assert first["filter"] == f"({field} gt {first['from']}) and ({field} le {first['to']})"
+        await post(bc_emulator, 1)
+        second = await events.next()
+        assert (second["from"], second["count"]) == (first["to"], 1)
+        await events.stop()
 
     asyncio.run(scenario())
