@@ -199,7 +199,7 @@ def test_a_restart_signals_a_range_cut_off_again_with_the_same_key_then_adjoins(
 def test_a_429_storm_and_an_entra_outage_delay_events_but_lose_none(
     bc_emulator: Any, bc_connection: Callable[..., dict[str, Any]]
 ) -> None:
-    conn = bc_connection(fresh_client=True)
+    conn = bc_connection(fresh_client=True, backoff_factor=0.05, backoff_max=0.2)  # quick retries
     shared_clients._shared.clear()
     STARTS[str(bc_emulator.default_company_id)] = highest_number(bc_emulator)
 
