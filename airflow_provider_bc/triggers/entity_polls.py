@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,12 +60,34 @@ class SharedReads:
     watched: Watched
     requests: int = 0
     _reads: dict[Any, asyncio.Task[list[Posted]]] = field(default_factory=dict)
+    _settled: dict[str, asyncio.Task[int]] = field(default_factory=dict)
 
     def rows_after(self, after: Any) -> asyncio.Task[list[Posted]]:
         """The visible rows whose watermark is above ``after`` (number and stamp), in watermark order."""
         if after not in self._reads:
             self._reads[after] = asyncio.ensure_future(self._read(after))
         return self._reads[after]
+
+    def newest_settled(self, before: str) -> asyncio.Task[int]:
+        """The highest entry number of a row stamped before ``before`` (nothing below it can still
+        appear; 0 for none): where a watcher with no watermark starts, looked up once a tick."""
+        if before not in self._settled:
+            self._settled[before] = asyncio.ensure_future(self._newest_settled(before))
+        return self._settled[before]
+
+    async def _newest_settled(self, before: str) -> int:
+        watched = self.watched
+        async for entity in self.client.iter_entities(
+            watched.entity_set,
+            company_id=watched.company_id,
+            filter=all_of([watched.filter or "", clause(LAST_MODIFIED, "lt", parse_datetime(before, "horizon"))]),
+            select=[ENTRY_NUMBER],
+            orderby=f"{ENTRY_NUMBER} desc",
+            page_size=1,
+        ):
+            self.requests += 1
+            return _posted({**entity, LAST_MODIFIED: before}, ENTRY_NUMBER, watched.entity_set).number
+        return 0
 
     async def _read(self, after: Any) -> list[Posted]:
         watched = self.watched
@@ -117,7 +139,7 @@ async def highest(client: AsyncBusinessCentralClient, watched: Watched) -> Any:
     return None
 
 
-async def ticks(watched: Watched, log: logging.Logger | Any) -> AsyncIterator[Tick]:
+async def ticks(watched: Watched, log: logging.Logger | Any) -> AsyncGenerator[Tick, None]:
     """A :class:`Tick` every ``poll_interval`` seconds, forever. A probe that fails is logged and the
     tick skipped (a 429 storm or an Entra outage delays events; the next tick carries the level again)."""
     from airflow_provider_bc.triggers.shared_clients import shared_async_client

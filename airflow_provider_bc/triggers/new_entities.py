@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import AsyncIterator, Hashable
+from contextlib import aclosing
 from dataclasses import astuple
 from typing import Any
 
@@ -170,8 +171,9 @@ class BusinessCentralNewEntitiesTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """The watcher alone (Airflow before 3.3, or outside a triggerer): its own poll."""
-        async for event in self.filter_shared_stream(ticks(self._watched(), self.log)):
-            yield event
+        async with aclosing(ticks(self._watched(), self.log)) as own:  # its client let go when cancelled
+            async for event in self.filter_shared_stream(own):
+                yield event
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         store = WatermarkStore(getattr(self, "asset_state_store", None), self.log)
@@ -236,7 +238,7 @@ class BusinessCentralNewEntitiesTrigger(BaseEventTrigger):
             found = 0
         else:
             try:
-                found = await self._newest_settled(tick, limit)
+                found = await tick.reads.newest_settled(limit)
             except BusinessCentralError as error:
                 self.log.warning("Finding the newest settled entry failed; trying again at the next poll: %s", error)
                 return None
@@ -248,20 +250,6 @@ class BusinessCentralNewEntitiesTrigger(BaseEventTrigger):
             found,
         )
         return found
-
-    async def _newest_settled(self, tick: Tick, limit: str) -> int:
-        """The highest entry number of a row stamped before the horizon: nothing below it can still appear."""
-        client = tick.reads.client
-        async for entity in client.iter_entities(
-            self.entity_set,
-            company_id=self.company_id,
-            filter=all_of([self.filter or "", clause(LAST_MODIFIED, "lt", parse_datetime(limit, "horizon"))]),
-            select=[ENTRY_NUMBER],
-            orderby=f"{ENTRY_NUMBER} desc",
-            page_size=1,
-        ):
-            return int(entity[ENTRY_NUMBER])
-        return 0
 
     async def _moved(self, tick: Tick, through: Any) -> dict[str, Any] | None:
         """The event's payload when the watermark moves past ``through`` at this tick, else ``None``."""

@@ -307,3 +307,28 @@ def test_by_last_modified_each_event_ends_at_the_horizon_and_counts_what_it_cove
         await events.stop()
 
     asyncio.run(scenario())
+
+
+def test_watchers_starting_without_a_watermark_look_up_the_newest_settled_entry_once(
+    bc_emulator: Any, company: str
+) -> None:
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    async def scenario() -> None:
+        manager = SharedStreamManager()
+        watchers = [watcher(company, Store(), start="newest", commit_lag=30) for _ in range(10)]
+        key = watchers[0].shared_stream_key()
+        streams = [manager.subscribe(trigger_id=i, trigger=w, key=key) for i, w in enumerate(watchers)]
+        events = [Events(w.filter_shared_stream(stream)) for w, stream in zip(watchers, streams, strict=True)]
+        await polls(bc_emulator, 3)
+        numbers = await post(bc_emulator, 1)
+        got = [await e.next() for e in events]
+        assert {(g["to"], g["count"]) for g in got} == {(numbers[0], 1)}
+        lookups = [r for r in bc_emulator.recent_requests() if "lastModifiedDateTime+lt" in r["path"]]
+        assert len(lookups) == 1  # one lookup for the ten
+        for e in events:
+            await e.stop()
+        for i in range(len(watchers)):
+            await manager.unsubscribe(i, key)
+
+    asyncio.run(scenario())
