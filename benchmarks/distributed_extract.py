@@ -46,7 +46,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -54,11 +53,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from airflow_provider_bc.testing.airflow_processes import (
+    AIRFLOW,
+    Services,
+    airflow_cli,
+    airflow_env,
+    database_url,
+    free_port,
+    start_airflow,
+    wait_for,
+    wait_for_run,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS = ROOT / "dags_examples"
@@ -121,80 +131,7 @@ def ensure_celery_provider(scratch: Path) -> None:
         raise SystemExit("the CeleryExecutor still does not import after installing " + ", ".join(packages))
 
 
-# ----- processes -----
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Services:
-    """Long-running subprocesses, each in its own session (process group), logging to ``logs``."""
-
-    logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _files: list[IO[bytes]] = field(default_factory=list)
-
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Start ``command`` as ``name`` with stdout and stderr into ``logs/<name>.log``."""
-        log = (self.logs / f"{name}.log").open("wb")
-        self._files.append(log)
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-        self.processes[name] = process
-        return process
-
-    def log(self, name: str) -> str:
-        """What ``name`` logged so far."""
-        path = self.logs / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def logged(self, name: str, text: str) -> bool:
-        """Whether ``name`` logged ``text`` so far."""
-        return text in self.log(name)
-
-    def check_alive(self) -> None:
-        """Raise if any service has ended."""
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} ended with code {process.returncode}:\n{self.log(name)[-3000:]}")
-
-    def stop(self, grace: float = 20.0) -> None:
-        """SIGTERM every process group, then SIGKILL those still there after ``grace`` seconds."""
-        for process in self.processes.values():
-            signal_group(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for process in self.processes.values():  # the group too: a leader that exited may leave children
-            signal_group(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-        for log in self._files:
-            log.close()
-
-
-def signal_group(pid: int, signum: signal.Signals) -> None:
-    """Send ``signum`` to process group ``pid`` (the session :meth:`Services.start` created), if any is left."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
-def wait_for(what: str, ready: Callable[[], bool], services: Services, timeout: float = START_TIMEOUT) -> float:
-    """Poll ``ready`` until true (seconds waited); fail if ``timeout`` passes or a service ends."""
-    begin = time.monotonic()
-    while not ready():
-        services.check_alive()
-        if time.monotonic() - begin > timeout:
-            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.5)
-    return time.monotonic() - begin
+# ----- processes (the shared helpers: airflow_provider_bc.testing.airflow_processes) -----
 
 
 def redis_answers(port: int) -> bool:
@@ -207,107 +144,45 @@ def redis_answers(port: int) -> bool:
         return False
 
 
-def http_ok(url: str) -> bool:
-    """Whether GET ``url`` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+# ----- Airflow: configuration -----
 
 
-# ----- Airflow: configuration, CLI, metadata DB -----
-
-
-def airflow_env(home: Path, emulator: Any, redis_port: int, api_port: int) -> dict[str, str]:
-    """The environment of every Airflow process: home, DAG bundle and SQLite DB (as the tests set them),
-    CeleryExecutor with Redis as broker and the metadata DB as result backend, the execution API's URL,
-    one JWT secret for all, the emulator's connection."""
-    from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
-
-    saved = dict(os.environ)
-    try:
-        prepare_airflow_home(home, DAGS)  # sets os.environ; copied below, then restored
-        env = dict(os.environ)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+def celery_airflow_env(home: Path, emulator: Any, redis_port: int, api_port: int) -> dict[str, str]:
+    """The environment of every Airflow process (:func:`airflow_env`: home, DAG bundle and SQLite DB as
+    the tests set them, the execution API's URL, one JWT secret for all, the emulator's connection, DAGs
+    paused at creation: only the two run here get unpaused), with the CeleryExecutor, Redis as broker and
+    the metadata DB as result backend."""
+    env = airflow_env(
+        home,
+        DAGS,
+        api_port=api_port,
+        executor="CeleryExecutor",
+        connections={"business_central_default": emulator.airflow_connection_env()},
+    )
     env |= {
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url(env)}",
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",  # set: no warning per process
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # only the two DAGs run here get unpaused
-        "AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT": emulator.airflow_connection_env(),
-        "PYTHONWARNINGS": "ignore",
     }
     return env
 
 
-def airflow_cli(env: dict[str, str], *args: str) -> str:
-    """Run ``airflow <args>`` (this interpreter's Airflow); its stdout, or an error with its output."""
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode:
-        raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result.stdout
-
-
-def query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` on the metadata DB (read only; no Airflow import)."""
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(database, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sqlalchemy.text(sql), params)]
-    finally:
-        engine.dispose()
-
-
-def safe_query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """:func:`query`, or no rows while the DB is locked or its tables are not there yet."""
-    import sqlalchemy.exc
-
-    try:
-        return query(database, sql, **params)
-    except sqlalchemy.exc.OperationalError:
-        return []
-
-
-def start_airflow(services: Services, env: dict[str, str], api_port: int) -> None:
-    """Start the API server, scheduler, DAG processor and the Celery workers; wait until each is up."""
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    airflow = [sys.executable, "-m", "airflow"]
-    services.start("api-server", [*airflow, "api-server", "--port", str(api_port), "--workers", "1"], env)
-    services.start("scheduler", [*airflow, "scheduler"], env)
-    services.start("dag-processor", [*airflow, "dag-processor"], env)
+def start_celery_airflow(services: Services, env: dict[str, str]) -> None:
+    """Start the Celery workers, then the API server, scheduler and DAG processor; wait until each is up."""
     for number in range(1, WORKERS + 1):
-        worker = [*airflow, "celery", "worker", "--concurrency", str(WORKER_CONCURRENCY)]
+        worker = [*AIRFLOW, "celery", "worker", "--concurrency", str(WORKER_CONCURRENCY)]
         worker += ["--celery-hostname", f"bench-worker-{number}@%h", "--skip-serve-logs"]
         services.start(f"worker-{number}", worker, env)
-
-    seconds = wait_for("API server", lambda: http_ok(f"http://127.0.0.1:{api_port}/api/v2/monitor/health"), services)
-    print(f"  API server up after {seconds:.0f} s", flush=True)
+    start_airflow(services, env, dag_ids=[DAG_ID, WARM_UP_DAG_ID], report=say, timeout=START_TIMEOUT)
     for number in range(1, WORKERS + 1):
         name = f"worker-{number}"
         seconds = wait_for(name, functools.partial(services.logged, name, " ready."), services)
-        print(f"  Celery {name} ready after {seconds:.0f} s more", flush=True)
-    scheduler_sql = "SELECT 1 FROM job WHERE job_type = 'SchedulerJob' AND state = 'running'"
-    seconds = wait_for("scheduler", lambda: bool(safe_query(database, scheduler_sql)), services)
-    print(f"  scheduler running after {seconds:.0f} s more", flush=True)
-    dag_sql = "SELECT DISTINCT dag_id FROM serialized_dag WHERE dag_id IN (:one, :two)"
-    seconds = wait_for(
-        "DAGs parsed", lambda: len(safe_query(database, dag_sql, one=DAG_ID, two=WARM_UP_DAG_ID)) == 2, services
-    )
-    print(f"  {DAG_ID} and {WARM_UP_DAG_ID} parsed after {seconds:.0f} s more", flush=True)
+        say(f"Celery {name} ready after {seconds:.0f} s more")
+
+
+def say(message: str) -> None:
+    """A progress line."""
+    print(f"  {message}", flush=True)
 
 
 # ----- one run of the DAG -----
@@ -341,53 +216,6 @@ def set_pool(env: dict[str, str], slots: int) -> None:
     airflow_cli(env, "pools", "set", POOL, str(slots), "Business Central API: requests at once per principal")
 
 
-def wait_for_run(services: Services, env: dict[str, str], run_id: str, dag_id: str = DAG_ID) -> tuple[float, float]:
-    """Wait until the DAG run ends; ``(queued_at to end_date in s, when observed)``. Fails unless success."""
-    database = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    sql = "SELECT state, queued_at, end_date FROM dag_run WHERE dag_id = :dag_id AND run_id = :run_id"
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while time.monotonic() < deadline:
-        services.check_alive()
-        rows = safe_query(database, sql, dag_id=dag_id, run_id=run_id)
-        if rows and rows[0][0] in ("success", "failed"):
-            state, queued_at, end_date = rows[0]
-            if state != "success":
-                states = task_states(database, run_id, dag_id)
-                errors = task_errors(Path(env["AIRFLOW_HOME"]), dag_id, run_id)
-                raise RuntimeError(f"DAG run {run_id} {state}: {states}\n" + "\n".join(errors))
-            return (as_datetime(end_date) - as_datetime(queued_at)).total_seconds(), time.monotonic()
-        time.sleep(0.5)
-    states = task_states(database, run_id, dag_id)
-    raise TimeoutError(f"DAG run {run_id} not finished after {RUN_TIMEOUT:.0f} s: {states}")
-
-
-def task_errors(home: Path, dag_id: str, run_id: str, limit: int = 3) -> list[str]:
-    """The first ``limit`` exceptions in the run's task logs (JSON lines), as ``file: type: message``."""
-    errors: list[str] = []
-    for path in sorted((home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").rglob("*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                for detail in json.loads(line).get("error_detail") or []:
-                    errors.append(f"{path.parent.name}/{path.name}: {detail['exc_type']}: {detail['exc_value']}")
-        if len(errors) >= limit:
-            break
-    return errors[:limit]
-
-
-def as_datetime(value: Any) -> Any:
-    """A DB timestamp as a datetime (SQLite may hand back text)."""
-    from datetime import datetime
-
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def task_states(database: str, run_id: str, dag_id: str = DAG_ID) -> dict[str, str]:
-    """``task_id[map_index]`` -> state of the run's task instances."""
-    sql = "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = :dag_id AND run_id = :run_id"
-    rows = safe_query(database, sql, dag_id=dag_id, run_id=run_id)
-    return {f"{task}[{index}]" if index >= 0 else task: str(state) for task, index, state in rows}
-
-
 def written_ids(lake: Path, run_id: str) -> list[str]:
     """The ``id`` of every row in the Parquet files that the run's manifests list."""
     import pyarrow.parquet as pq
@@ -408,7 +236,7 @@ def warm_up(services: Services, env: dict[str, str]) -> float:
     a fresh API server, scheduler and worker do on their first task; its seconds."""
     airflow_cli(env, "dags", "unpause", WARM_UP_DAG_ID)
     airflow_cli(env, "dags", "trigger", WARM_UP_DAG_ID, "--run-id", "bench-warm-up")
-    seconds, _ = wait_for_run(services, env, "bench-warm-up", WARM_UP_DAG_ID)
+    seconds, _ = wait_for_run(services, env, WARM_UP_DAG_ID, "bench-warm-up", RUN_TIMEOUT)
     return seconds
 
 
@@ -452,7 +280,7 @@ def run_backfill(
     conf = json.dumps({"destination": lake.as_uri(), "partitions": partitions})
     begin = time.monotonic()
     airflow_cli(env, "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", conf)
-    seconds, observed = wait_for_run(services, env, run_id)
+    seconds, observed = wait_for_run(services, env, DAG_ID, run_id, RUN_TIMEOUT)
     stats = emulator.stats()
     max_in_flight = int(stats["max_in_flight"])
     requests = list(stats["recent_requests"])  # the most recent 1,000: a run of the defaults makes about 100
@@ -520,13 +348,6 @@ def report(result: RunResult) -> None:
             print("      --")
 
 
-def show_logs(services: Services, tail: int = 40) -> None:
-    """The last lines of every service's log (after a failure)."""
-    for name in services.processes:
-        lines = services.log(name).splitlines()[-tail:]
-        print(f"----- {name} (last {len(lines)} lines) -----\n" + "\n".join(lines), file=sys.stderr)
-
-
 @contextlib.contextmanager
 def scratch_dir(keep: bool) -> Iterator[Path]:
     """A temporary folder, removed afterwards unless ``keep``."""
@@ -589,10 +410,10 @@ def run_both(args: argparse.Namespace, scratch: Path, redis_server: str) -> tupl
             expected = expected_ids(emulator)
             print(f"  emulator ready, {len(expected):,} ids read", flush=True)
             redis_port, api_port = start_redis(services, redis_server, scratch), free_port()
-            env = airflow_env(scratch / "airflow", emulator, redis_port, api_port)
+            env = celery_airflow_env(scratch / "airflow", emulator, redis_port, api_port)
             airflow_cli(env, "db", "migrate")
             print(f"  redis on port {redis_port}, metadata DB migrated; starting Airflow", flush=True)
-            start_airflow(services, env, api_port)
+            start_celery_airflow(services, env)
             print(f"  warm-up run of {WARM_UP_DAG_ID}: {warm_up(services, env):.1f} s", flush=True)
             airflow_cli(env, "dags", "unpause", DAG_ID)
             pool5 = run_backfill(services, env, emulator, scratch, 5, args.partitions, expected, args.latency)
@@ -603,7 +424,7 @@ def run_both(args: argparse.Namespace, scratch: Path, redis_server: str) -> tupl
             print(f"  tasks per Celery worker (warm-up included): {counts}", flush=True)
             return pool5, pool1
         except Exception:  # not on a signal or Ctrl-C: then the logs are not the story
-            show_logs(services)
+            services.show_logs()
             raise
         finally:
             services.stop()

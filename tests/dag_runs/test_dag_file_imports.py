@@ -30,3 +30,36 @@ def test_importing_a_dag_with_operator_and_sensor_loads_neither_msal_nor_httpx()
     lazy = {"airflow_provider_bc.client.async_client", "airflow_provider_bc.client.http.async_transport"}
     lazy |= {"airflow_provider_bc.client.auth.tokens", "airflow_provider_bc.triggers.business_central"}
     assert not lazy & after
+
+
+WATCHER_PROBE = """
+import json, runpy, sys
+from airflow.providers.common.compat.sdk import DAG
+baseline = set(sys.modules)
+namespace = runpy.run_path(sys.argv[1])
+dags = sorted(value.dag_id for value in namespace.values() if isinstance(value, DAG))
+try:
+    import airflow.sdk
+    watchers = hasattr(airflow.sdk, "AssetWatcher")
+except ImportError:
+    watchers = False
+print(json.dumps({"baseline": sorted(baseline), "after": sorted(sys.modules), "dags": dags, "watchers": watchers}))
+"""
+
+
+def test_the_watched_asset_dag_parses_light_and_only_where_asset_watchers_exist() -> None:
+    """``bc_extract_posted_entries`` makes its ``BusinessCentralNewEntitiesTrigger`` at parse time: that
+    loads the trigger's module but no client, token or HTTP code; on Airflow 2 the file defines no DAG."""
+    dag_file = EXAMPLE_DAGS / "bc_extract_posted_entries.py"
+    out = subprocess.run(
+        [sys.executable, "-c", WATCHER_PROBE, str(dag_file)], capture_output=True, text=True, check=True
+    )
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    after, added = set(found["after"]), set(found["after"]) - set(found["baseline"])
+    assert "airflow_provider_bc.triggers.new_entities" in after
+    assert found["dags"] == (["bc_extract_posted_entries"] if found["watchers"] else [])
+    assert not {m for m in after if m == "msal" or m.startswith("msal.")}
+    assert not {m for m in added if m == "httpx" or m.startswith("httpx.")}
+    lazy = {"airflow_provider_bc.client.async_client", "airflow_provider_bc.client.http.async_transport"}
+    lazy |= {"airflow_provider_bc.client.auth.tokens", "airflow_provider_bc.triggers.shared_clients"}
+    assert not lazy & after
