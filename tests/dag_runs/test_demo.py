@@ -1,8 +1,10 @@
 """The README's demo command runs the example DAGs as expected (as `python3 dev.py demo` does): each to
-success, but for the reconciliation after one difference of each kind was made, which fails and says so."""
+success, but for the reconciliation after one difference of each kind was made, which fails and says so;
+last, entries posted start the event-driven example's runs on Airflow run as processes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -52,4 +54,26 @@ def test_demo_runs_every_example_dag_as_expected() -> None:
     # the second run: the modified entry, and the entries posted today (restated: posted in the last 3 days)
     changed = [int(n) for n in re.findall(r"company \S+: (\d+) rows in", second)]
     assert sum(changed) == 5, second
+    # the event-driven example on Airflow as processes: the postings start runs extracting exactly them
+    _, events = out.stdout.split("=== bc_extract_posted_entries: Airflow as processes")
+    posted = re.findall(r"\[emulator\] posted entries (\d+)\.\.(\d+) in ", events)
+    assert posted == [("201", "203"), ("204", "205")], events  # a seeded company of 200 entries
+    runs = re.findall(
+        r"  run (asset_triggered__\S+): (\w+); signalled entries (\d+)\.\.(\d+) \(.*?\); (\d+) extracted into "
+        r"(\S+); started ([\d.]+) s after its last entry was posted",
+        events,
+    )
+    assert runs and all(state == "success" for _, state, *_ in runs), events
+    # their ranges adjoin and cover exactly the posted entries (two runs, unless a posting straddled a poll)
+    ranges = sorted((int(low), int(high)) for _, _, low, high, *_ in runs)
+    assert ranges[0][0] == 201 and ranges[-1][1] == 205, ranges
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges)), ranges
+    assert all(int(rows) == int(high) - int(low) + 1 for _, _, low, high, rows, *_ in runs), events
+    for run_id, *_, folder, started in runs:
+        assert Path(folder).is_relative_to(DEMO / "event-driven" / "lake")
+        assert float(started) < 30  # a 2 s poll, then the scheduler
+        assert f"bc_extract_posted_entries ({run_id}): success" in out.stdout
+    assert "bc_extract_posted_entries (every posted entry extracted once): success" in out.stdout
+    assert "Airflow's processes are stopped" in events
+    assert (DEMO / "event-driven" / "logs" / "triggerer.log").is_file()
     assert "Every example DAG ran as expected" in out.stdout
