@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import random
@@ -66,26 +65,12 @@ from typing import Any
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
+from airflow_provider_bc.testing.asset_state import MemoryAssetStateStore
 from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.triggers.watermark_store import STATE_KEY
 
 ENTRIES = "itemLedgerEntries"
 TARGET_P95_S, TARGET_REQUESTS_PER_POLL = 10.0, 2.0
-
-
-class Store:
-    """An asset's state store as the triggerer hands it to a watcher (``aget``/``aset``), in memory."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = json.loads(json.dumps(values))
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.values.get(key, default))
-
-    async def aset(self, key: str, value: Any) -> None:
-        if value is None:
-            raise ValueError("Cannot set value as None")
-        self.values[key] = json.loads(json.dumps(value))
 
 
 @dataclass
@@ -189,7 +174,7 @@ def watchers(company_id: str, through: int, poll_interval: float, count: int) ->
             company_id=company_id, entity_set=ENTRIES, poll_interval=poll_interval
         ).serialize()
         trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
-        trigger.asset_state_store = Store({STATE_KEY: {"through": through, "pending": []}})
+        trigger.asset_state_store = MemoryAssetStateStore({STATE_KEY: {"through": through, "pending": []}})
         made.append(trigger)
     return made
 

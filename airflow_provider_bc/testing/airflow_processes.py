@@ -239,6 +239,20 @@ def query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+def patient_query(database: str, sql: str, *, timeout: float = 20.0, **params: Any) -> list[tuple[Any, ...]]:
+    """:func:`query`, asked again while SQLite is locked by a writer (never an empty answer for a locked DB)."""
+    import sqlalchemy.exc
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return query(database, sql, **params)
+        except sqlalchemy.exc.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def safe_query(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """:func:`query`, or no rows while the DB is locked or its tables are not there yet."""
     import sqlalchemy.exc

@@ -241,25 +241,9 @@ POLL = 2.0
 RUNS_TIMEOUT = 60.0
 
 
-def _rows(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` on the metadata DB, retried while SQLite is locked by a writer."""
-    import sqlalchemy.exc
-
-    from airflow_provider_bc.testing.airflow_processes import query
-
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return query(database, sql, **params)
-        except sqlalchemy.exc.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def _posted_runs(database: str) -> dict[str, dict[str, Any]]:
     """The consumer DAG's runs by run id: state, start (UTC), the range ``signalled_range`` returned (XCom)."""
-    from airflow_provider_bc.testing.airflow_processes import as_datetime
+    from airflow_provider_bc.testing.airflow_processes import as_datetime, patient_query
 
     sql = (
         "SELECT r.run_id, r.state, r.start_date, x.value FROM dag_run r LEFT JOIN xcom x ON x.dag_id = r.dag_id "
@@ -267,7 +251,7 @@ def _posted_runs(database: str) -> dict[str, dict[str, Any]]:
         "WHERE r.dag_id = :dag_id ORDER BY r.id"
     )
     runs = {}
-    for run_id, state, start_date, value in _rows(database, sql, dag_id=POSTED_DAG):
+    for run_id, state, start_date, value in patient_query(database, sql, dag_id=POSTED_DAG):
         started = as_datetime(start_date) if start_date is not None else None
         if started is not None and started.tzinfo is None:
             started = started.replace(tzinfo=dt.timezone.utc)

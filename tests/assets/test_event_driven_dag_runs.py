@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-import sqlalchemy.exc
 
 from airflow_provider_bc.testing.airflow_processes import (
     Services,
@@ -35,7 +34,7 @@ from airflow_provider_bc.testing.airflow_processes import (
     airflow_env,
     database_url,
     free_port,
-    query,
+    patient_query,
     start_airflow,
     start_triggerer,
     task_errors,
@@ -59,18 +58,6 @@ POLL = 2.0
 RUN_START_BOUND = POLL + 10
 #: waits for what should come (generous: 2 cores run all of Airflow here)
 TIMEOUT = 60.0
-
-
-def _rows(database: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``sql``, retried while SQLite is locked by a writer (never an empty answer for a locked DB)."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            return query(database, sql, **params)
-        except sqlalchemy.exc.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,7 @@ class Deployment:
         return database_url(self.env)
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        return _rows(self.database, sql, **params)
+        return patient_query(self.database, sql, **params)
 
     def events(self, after: int = 0) -> list[Event]:
         """The watched asset's events with an id above ``after``, oldest first."""

@@ -9,7 +9,6 @@ streams."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from airflow.providers.common.compat.module_loading import import_string
 from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.key_ranges import key_edge
 from airflow_provider_bc.extraction.cursors import iso, parse_datetime
+from airflow_provider_bc.testing.asset_state import MemoryAssetStateStore as Store
 from airflow_provider_bc.triggers import entity_polls, new_entities, shared_clients
 from airflow_provider_bc.triggers.new_entities import BusinessCentralNewEntitiesTrigger
 from airflow_provider_bc.triggers.watermark_store import STATE_KEY
@@ -27,21 +27,6 @@ from tests.faults.conftest import emulator_settings
 
 POLL = 0.2
 ENTRIES = "itemLedgerEntries"
-
-
-class Store:
-    """An asset's state store as the triggerer hands it to a watcher (``aget``/``aset``), in memory."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.values.get(key, default))
-
-    async def aset(self, key: str, value: Any) -> None:
-        if value is None:
-            raise ValueError("Cannot set value as None")
-        self.values[key] = json.loads(json.dumps(value))
 
 
 def highest_number(emulator: Any) -> int:
