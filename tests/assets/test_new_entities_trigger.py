@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.client.key_ranges import key_edge
 from airflow_provider_bc.extraction.cursors import iso, parse_datetime
 from airflow_provider_bc.testing.asset_state import MemoryAssetStateStore as Store
+from airflow_provider_bc.testing.emulator import EmulatorHandle
 from airflow_provider_bc.triggers import entity_polls, new_entities, shared_clients
 from airflow_provider_bc.triggers.new_entities import BusinessCentralNewEntitiesTrigger
 from airflow_provider_bc.triggers.watermark_store import STATE_KEY
@@ -93,6 +94,21 @@ async def polls(emulator: Any, count: int, timeout: float = 15.0) -> None:
 async def post(emulator: Any, count: int, **fields: Any) -> list[int]:
     """``count`` entries posted now; their numbers."""
     return [(await asyncio.to_thread(emulator.insert_entry, **fields))["entryNumber"] for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def module_emulator() -> Iterator[EmulatorHandle]:
+    """An emulator of this module's own: its tests leave gaps and held numbers in the entry sequence,
+    which the session's emulator must not have."""
+    with EmulatorHandle.start(entries=200) as handle:
+        yield handle
+
+
+@pytest.fixture
+def bc_emulator(module_emulator: EmulatorHandle) -> EmulatorHandle:
+    """The module's emulator, its counters, faults and settings reset (what ``bc_connection`` uses)."""
+    module_emulator.reset()
+    return module_emulator
 
 
 STARTS: dict[str, int] = {}
