@@ -44,9 +44,8 @@ class Watched:
 @dataclass
 class Tick:
     """One poll: when, the highest watermark visible then (``None``: no row, or the probe failed), and
-    the reads of what lies above a watermark (:meth:`rows_after`), shared by the watchers of this tick."""
+    the reads of what lies above a watermark (:meth:`SharedReads.rows_after`), shared by the watchers of this tick."""
 
-    number: int
     at: dt.datetime
     highest: Any
     reads: SharedReads
@@ -58,7 +57,6 @@ class SharedReads:
 
     client: AsyncBusinessCentralClient
     watched: Watched
-    requests: int = 0
     _reads: dict[Any, asyncio.Task[list[Posted]]] = field(default_factory=dict)
     _settled: dict[str, asyncio.Task[int]] = field(default_factory=dict)
 
@@ -85,7 +83,6 @@ class SharedReads:
             orderby=f"{ENTRY_NUMBER} desc",
             page_size=1,
         ):
-            self.requests += 1
             return _posted({**entity, LAST_MODIFIED: before}, ENTRY_NUMBER, watched.entity_set).number
         return 0
 
@@ -102,7 +99,6 @@ class SharedReads:
             orderby=key,
             page_size=PAGE_SIZE,
         ):
-            self.requests += 1
             rows += [_posted(entity, key, watched.entity_set) for entity in page.entities]
             if len(rows) >= MAX_ROWS:
                 break
@@ -155,5 +151,5 @@ async def ticks(watched: Watched, log: logging.Logger | Any) -> AsyncGenerator[T
                 level = log.warning if may_succeed_later(error) else log.error
                 level("Poll %d of %s failed; polling again in %.1f s: %s", number, watched.entity_set, wait, error)
             else:
-                yield Tick(number, dt.datetime.now(dt.timezone.utc), top, SharedReads(client, watched))
+                yield Tick(dt.datetime.now(dt.timezone.utc), top, SharedReads(client, watched))
             await asyncio.sleep(wait)
