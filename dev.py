@@ -12,6 +12,7 @@ its test and emulator extras into it; nothing is installed outside the folder.
                            the checks, then pytest ARGS (Airflow 3 only), e.g. ``tests/hook -k secret``
     python3 dev.py test-airflow2 [ARGS...]
                            only the Airflow 2 tests: pytest ARGS (default: AIRFLOW_2_TESTS) in ``.venv-airflow2``
+    python3 dev.py docs    build the documentation site (docs/, Sphinx) into docs/_build/html, warnings as errors
     python3 dev.py bench   run every script in benchmarks/
     python3 dev.py mutate  mutation testing of airflow_provider_bc/client (mutmut; not part of test or CI):
                            a fresh ``mutmut run`` in mutants/, then per module the mutants, how many
@@ -54,6 +55,8 @@ BIN_FOLDER = "Scripts" if os.name == "nt" else "bin"
 VENV = ROOT / ".venv"
 BIN = VENV / BIN_FOLDER
 PYTHON = BIN / "python"
+
+DOCS_HTML = ROOT / "docs" / "_build" / "html"
 
 VENV_AIRFLOW_2 = ROOT / ".venv-airflow2"
 #: beside the project's own requirements; uv resolves the rest (common-compat and the other
@@ -105,6 +108,11 @@ def run_airflow_2_tests(args: list[str]) -> None:
     """pytest ``args`` (default: AIRFLOW_2_TESTS) with Airflow 2.11, in .venv-airflow2."""
     python = ensure_venv(VENV_AIRFLOW_2, *AIRFLOW_2_PINS)
     run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(args or AIRFLOW_2_TESTS))
+
+
+def build_docs() -> None:
+    """The documentation site from docs/ into docs/_build/html; any warning fails (no link checks: CI is offline)."""
+    run(BIN / "sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", DOCS_HTML)
 
 
 def mutate(names: list[str]) -> None:
@@ -197,7 +205,7 @@ def main() -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be started by an older python3)
         sys.exit("Python 3.10 or newer is needed (3.11 recommended).")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"demo", "test", "test-airflow2", "bench", "mutate"}:
+    if command not in {"demo", "test", "test-airflow2", "docs", "bench", "mutate"}:
         sys.exit(__doc__)
     ensure_venv()
     if command == "demo":
@@ -207,11 +215,14 @@ def main() -> None:
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy", "airflow_provider_bc")
         run(BIN / "lint-imports", "--no-cache")
+        build_docs()
         run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:])
         if not sys.argv[2:]:
             run_airflow_2_tests([])
     elif command == "test-airflow2":
         run_airflow_2_tests(sys.argv[2:])
+    elif command == "docs":
+        build_docs()
     elif command == "mutate":
         mutate(sys.argv[2:])
     else:
