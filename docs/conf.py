@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import airflow_provider_bc
+import os
+from pathlib import Path
+
+# autodoc imports Airflow: keep its home (airflow.cfg) inside the build folder, not in ~/airflow
+os.environ.setdefault("AIRFLOW_HOME", str(Path(__file__).resolve().parent / "_build" / "airflow-home"))
+
+import airflow_provider_bc  # after AIRFLOW_HOME is set
 
 project = "airflow-provider-business-central"
 author = "airflow-provider-business-central developers"
-copyright = "2026, airflow-provider-business-central developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, airflow-provider-business-central developers"
 release = airflow_provider_bc.__version__
 version = release
 

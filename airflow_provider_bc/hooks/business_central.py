@@ -31,7 +31,7 @@ class BusinessCentralHook(BaseHook):
     """Reads Microsoft Dynamics 365 Business Central (API v2.0) through a ``business_central`` connection.
 
     :param business_central_conn_id: the Airflow connection; login is the Entra client id,
-        password the client secret, ``extra.tenant_id`` the tenant (see the README for all fields).
+        password the client secret, ``extra.tenant_id`` the tenant (every field: the documentation's connection page, docs/connection.md).
     """
 
     conn_name_attr = "business_central_conn_id"

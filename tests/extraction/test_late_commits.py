@@ -27,7 +27,7 @@ from tests.extraction.ledger import (
     ledger_spec,
     ndjson_rows,
 )
-from tests.readme_blocks import blocks
+from tests.doc_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
 MINUTES = dt.timedelta(minutes=1)

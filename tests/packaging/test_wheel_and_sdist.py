@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,7 +17,7 @@ import pytest
 
 from airflow_provider_bc import __version__
 from airflow_provider_bc.testing.emulator.extra import INSTALL_COMMAND
-from tests.readme_blocks import blocks
+from tests.doc_blocks import blocks
 from tests.support import REPO
 
 UV = Path(sys.executable).with_name("uv")  # dev.py installs uv into .venv
@@ -128,18 +129,28 @@ def test_the_emulator_without_the_extra_says_which_to_install(
     ]
 
 
-def test_the_readme_install_block_installs_the_provider_then_its_emulator_extra(
-    dists: tuple[Path, Path], constraints: Path, tmp_path: Path
-) -> None:
-    python = tmp_path / "venv" / "bin" / "python"
-    assert run(UV, "venv", "--quiet", "--python", sys.executable, python.parent.parent).returncode == 0
-    # the README's `pip install ...` lines as written, served the wheel built here (same name and version)
+def test_the_readme_install_block_installs_from_a_clone_then_builds_a_wheel(constraints: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    copied = run("git", "clone", "--quiet", "--no-hardlinks", REPO, clone)
+    assert copied.returncode == 0, copied.stderr
+    for changed in run("git", "ls-files", "--modified", "--others", "--exclude-standard", cwd=REPO).stdout.split():
+        (clone / changed).parent.mkdir(parents=True, exist_ok=True)  # the working tree, not only HEAD
+        shutil.copy2(REPO / changed, clone / changed)
+    venv = tmp_path / "venv"
+    assert run(UV, "venv", "--quiet", "--seed", "--python", sys.executable, venv).returncode == 0
+    python = venv / "bin" / "python"
+    # the README's lines as written, in the clone: `pip install` through uv at this environment's versions
+    # (the same resolution, much faster), any other pip command by the venv's own pip
     pip = (
-        f'pip() {{ shift; "{UV}" pip install --quiet --python "{python}" -c "{constraints}" '
-        f'--find-links "{dists[0].parent}" "$@"; }}\n'
+        f'pip() {{ if [ "$1" = install ]; then shift; "{UV}" pip install --quiet --python "{python}" '
+        f'-c "{constraints}" "$@"; else "{python}" -m pip --quiet "$@"; fi; }}\n'
     )
-    installed = run("bash", "-euo", "pipefail", "-c", pip + blocks("install")[0])
+    installed = run("bash", "-euo", "pipefail", "-c", pip + blocks("install")[0], cwd=clone)
     assert installed.returncode == 0, installed.stderr
     probe = "import airflow_provider_bc, trustme, uvicorn, jwt; print(airflow_provider_bc.__version__)"
     imported = run(python, "-c", probe)
     assert imported.returncode == 0 and imported.stdout.strip() == __version__, imported.stderr
+    (wheel,) = (clone / "dist").glob("*.whl")
+    assert wheel.name == f"airflow_provider_business_central-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        assert "airflow_provider_bc/hooks/business_central.py" in archive.namelist()

@@ -1,4 +1,5 @@
-"""Every code block of the README runs, verbatim, in a test: a README that drifts from the code fails here.
+"""Every code block of the README and of the documentation site (``docs/``) runs, verbatim, in a test: a page
+that drifts from the code fails here.
 
 Scenarios (the ``<!-- readme-test: ... -->`` tag above each block): ``install`` (tests/packaging),
 ``connection-env``, ``hook``, ``batch``, ``batch-tasks``, ``tasks``, ``reconcile`` (the operator against a
@@ -28,12 +29,13 @@ import pytest
 
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
 from airflow_provider_bc.testing.emulator import EmulatorHandle
-from tests.readme_blocks import blocks, opening_fences, tagged_blocks
+from tests.doc_blocks import blocks, tagged_blocks, untagged_fences
 from tests.support import EXAMPLE_DAGS, REPO
 
 SCENARIOS = {
     "install",
     "connection-env",
+    "connection-test",
     "hook",
     "batch",
     "batch-tasks",
@@ -67,9 +69,8 @@ def _stop_group(process: subprocess.Popen[Any]) -> None:
 
 
 def test_every_code_block_belongs_to_a_scenario_tested_here() -> None:
-    tags = [tag for tag, _, _ in tagged_blocks()]
-    assert len(tags) == opening_fences(), "a README code block without <!-- readme-test: ... --> above it"
-    assert set(tags) == SCENARIOS
+    assert untagged_fences() == [], "a code block without <!-- readme-test: ... --> above it"
+    assert {tag for tag, _, _, _ in tagged_blocks()} == SCENARIOS
 
 
 def test_the_connection_env_block_is_a_connection_airflow_reads_and_the_hook_checks(tmp_path: Path) -> None:
@@ -88,6 +89,28 @@ def test_the_connection_env_block_is_a_connection_airflow_reads_and_the_hook_che
     assert done.returncode == 1 and "BusinessCentralConfigError" in done.stderr, done.stderr[-2000:]
     assert "business_central_default" in done.stderr and "isn't defined" not in done.stderr
     assert re.search(r"client id|client_id|company_id|login", done.stderr)
+
+
+def test_the_connection_test_block_gets_a_token_and_lists_the_companies(
+    bc_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    env = _user_env(
+        AIRFLOW_HOME=str(tmp_path),
+        AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT=bc_emulator.airflow_connection_env(),
+        PATH=f"{VENV / 'bin'}:{os.environ['PATH']}",
+    )
+    tokens_before = bc_emulator.stats()["tokens_issued"]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", blocks("connection-test")[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Connection success!" in done.stdout, done.stdout[-2000:]
+    assert bc_emulator.stats()["tokens_issued"] > tokens_before
+    assert any(r["route"] == "companies" and r["status"] == 200 for r in bc_emulator.recent_requests())
 
 
 def _run_against(emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, scenario: str) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""The README is the five-minute start and the site (``docs/``) holds the rest: the README stays short, and
+no section of the README as it was before the site (0.1.0's, 829+ lines) was lost on the way: each is a
+heading of the README or of a page of the site."""
+
+from __future__ import annotations
+
+import re
+
+from tests.doc_blocks import README, documents
+
+README_MAX_LINES = 250
+#: the sections of the README before the site, each to be found as a heading somewhere
+SECTIONS_BEFORE_THE_SITE = (
+    "The two commands",
+    "Install",
+    "The connection",
+    "Authentication (`auth_type`)",
+    "On-premises, other clouds, several tenants",
+    "In the Airflow UI",
+    "The hook",
+    "What it does for you on a long run",
+    "Failures and retries",
+    "Operators",
+    "Sensors",
+    "Check many entries",
+    "Many deferred sensors in one triggerer",
+    "Extract a ledger",
+    "The first run",
+    "Incremental runs",
+    "Deletes: tombstones",
+    "Every company, on a schedule, within Business Central's limits",
+    "Reconcile against the warehouse",
+    "Start DAGs when entries are posted",
+    "Example DAGs (`dags_examples/`)",
+    "The emulator: Business Central without a tenant",
+    "Run the examples in your own Airflow",
+    "In your own tests",
+    "Emulator reference",
+    "Development",
+)
+#: sections renamed on their way into the site: old title -> the heading now
+RENAMED = {
+    "Operators": "Fetch an entity",
+    "Sensors": "Wait for an entity",
+    "Example DAGs (`dags_examples/`)": "Example DAGs",
+}
+
+
+def test_the_readme_is_a_five_minute_start() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MAX_LINES
+    assert "not yet run in CI" not in README.read_text(encoding="utf-8")
+
+
+def test_every_section_of_the_readme_before_the_site_is_a_heading_now() -> None:
+    headings = {
+        match.group(1).strip()
+        for document in documents()
+        for match in re.finditer(r"^#{1,4} (.+)$", document.read_text(encoding="utf-8"), re.M)
+    }
+    lost = [old for old in SECTIONS_BEFORE_THE_SITE if RENAMED.get(old, old) not in headings]
+    assert lost == []
