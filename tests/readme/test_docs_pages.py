@@ -5,8 +5,10 @@ heading of the README or of a page of the site."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
-from tests.doc_blocks import README, documents
+from tests.doc_blocks import DOCS, README, documents
 
 README_MAX_LINES = 250
 #: the sections of the README before the site, each to be found as a heading somewhere
@@ -60,3 +62,20 @@ def test_every_section_of_the_readme_before_the_site_is_a_heading_now() -> None:
     }
     lost = [old for old in SECTIONS_BEFORE_THE_SITE if RENAMED.get(old, old) not in headings]
     assert lost == []
+
+
+def test_the_emulator_reference_lists_every_option_of_the_emulator() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_bc.testing.emulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    options = set(re.findall(r"(--[a-z][a-z-]+)", shown)) - {"--help"}
+    reference = (DOCS / "emulator-reference.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `(--[a-z-]+)", reference, re.M)) | set(
+        re.findall(r"^\| `--[a-z-]+`, `(--[a-z-]+)`", reference, re.M)
+    )
+    assert {"--host", "--on-premises-valid-audiences"} <= options
+    assert sorted(options - listed) == []

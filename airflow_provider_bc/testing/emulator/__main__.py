@@ -21,15 +21,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         prog="python -m airflow_provider_bc.testing.emulator",
         description="A local Business Central API v2.0 + Microsoft Entra ID emulator over HTTPS.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--entries", type=int, default=1000, help="item ledger entries of the default company")
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data")
     parser.add_argument("--latency", type=float, default=defaults.latency, help="seconds added per API request")
     parser.add_argument("--rate-limit", type=int, default=defaults.rate_limit, help="requests per window")
     parser.add_argument("--rate-window", type=float, default=defaults.rate_window, help="window in seconds")
-    parser.add_argument("--max-concurrent", type=int, default=defaults.max_concurrent)
-    parser.add_argument("--queue-size", type=int, default=defaults.queue_size)
+    parser.add_argument(
+        "--max-concurrent", type=int, default=defaults.max_concurrent, help="API requests processed at once per principal"
+    )
+    parser.add_argument(
+        "--queue-size", type=int, default=defaults.queue_size, help="API requests queued per principal; beyond: 429"
+    )
     parser.add_argument("--token-lifetime", type=int, default=defaults.token_lifetime, help="seconds")
     parser.add_argument(
         "--bandwidth",
@@ -58,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         help="when ready, write shell exports here (AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT, BC_EMULATOR_URL, "
         "BC_EMULATOR_CA) for `source`; removed when the emulator stops",
     )
-    parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    parser.add_argument(
+        "--no-access-log", dest="access_log", action="store_false", help="do not log each request (uvicorn's access log)"
+    )
     args = parser.parse_args(argv)
     config = RuntimeConfig()
     try:
