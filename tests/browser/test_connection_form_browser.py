@@ -3,15 +3,18 @@
 An API server (simple auth manager, every user admin, Test enabled) runs on loopback with a fresh
 AIRFLOW_HOME; the connection points at the bundled emulator. Debian's ``chromium`` and
 ``chromium-driver`` are installed with apt when missing (``tests/browser/chromium.py``). Screenshots
-of every step go to ``tests/browser/artifacts/`` (git-ignored); the README's
-``docs/connection-form-empty.png`` is a copy of ``connection-form-business-central-section.png``,
-``docs/connection-form-filled.png`` and ``docs/connection-test-success.png`` of those named so.
+of every step go to ``tests/browser/artifacts/`` (git-ignored); three are written to ``docs/`` too, for
+the README: ``docs/connection-form-empty.png`` (a fresh form's Business Central section, as
+``connection-form-business-central-section.png``), ``docs/connection-form-filled.png`` and
+``docs/connection-test-success.png``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 import requests
 from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,9 +35,29 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from airflow_provider_bc.hooks.connection_fields import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from tests.browser.chromium import ARTIFACTS, chrome_driver
+from tests.support import REPO
 
 CONN_ID = "bc_from_the_form"
+#: the screenshots the README shows: docs/<key>.png is a copy of ARTIFACTS/<value>.png, the step's screenshot
+DOCS_SCREENSHOTS = {
+    "connection-form-empty": "connection-form-business-central-section",
+    "connection-form-filled": "connection-form-filled",
+    "connection-test-success": "connection-test-success",
+}
+SECTIONS = ["Standard Fields", "Business Central", "Advanced", "Timeouts, retries and limits", "Extra Fields JSON"]
+#: the form row of a control: the nearest root part holding a label (a number input has a root part of its own)
+FIELD_ROW = "./ancestor::div[@data-part='root'][.//label][1]"
+NULL = re.compile(r"\bnull\b", re.IGNORECASE)
+#: the width of a control's placeholder and the room its box gives it, in CSS pixels
+PLACEHOLDER_FIT = """
+const control = arguments[0], style = getComputedStyle(control);
+const context = document.createElement("canvas").getContext("2d");
+context.font = style.font;
+const room = control.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+return [context.measureText(control.placeholder).width, room];
+"""
 WRONG_SECRET = "not-the-client-secret"
 WAIT = 30  # seconds for anything the UI does (the API server shares 2 cores with other tests)
 
@@ -147,13 +171,27 @@ class ConnectionsPage:
 
     def field_label(self, control: WebElement) -> tuple[str, bool]:
         """The label of a form control and whether it carries Airflow's required mark."""
-        label = control.find_element(By.XPATH, "./ancestor::div[@data-part='root'][1]//label")
+        label = control.find_element(By.XPATH, f"{FIELD_ROW}//label")
         required = bool(label.find_elements(By.CSS_SELECTOR, ".chakra-field__requiredIndicator"))
         return label.text.removesuffix("*").strip(), required
 
     def row_text(self, control: WebElement) -> str:
         """What the form shows around a control: its label, help and error text."""
-        return str(control.find_element(By.XPATH, "./ancestor::div[@data-part='root'][1]").text)
+        return str(control.find_element(By.XPATH, FIELD_ROW).text)
+
+    def dialog_text(self) -> str:
+        """What the open dialog shows: its text, and the values and placeholders of its inputs."""
+        dialog = self.visible(By.CSS_SELECTOR, "[role=dialog]")
+        shown = [dialog.text]
+        for control in dialog.find_elements(By.CSS_SELECTOR, "input, textarea"):
+            if control.is_displayed():
+                shown += [control.get_attribute("value") or "", control.get_attribute("placeholder") or ""]
+        return "\n".join(shown)
+
+    def placeholder_fits(self, control: WebElement) -> bool:
+        """Whether ``control`` shows its whole placeholder (not cut off at its right edge)."""
+        width, room = self.driver.execute_script(PLACEHOLDER_FIT, control)
+        return bool(width <= room)
 
     def type_into(self, control: WebElement, text: str) -> None:
         """Replace a React-controlled input's value the way a user does."""
@@ -183,6 +221,12 @@ class ConnectionsPage:
         description = toast.find_element(By.CSS_SELECTOR, "[data-part=description]")
         return " ".join((description.get_attribute("textContent") or "").split())
 
+    def wait_for_no_toast(self) -> None:
+        """Wait until no toast is shown. The pointer is moved off them first: the toasts come where the dialog's
+        Save button was, and a toast under the pointer stays (with every other)."""
+        ActionChains(self.driver).move_to_element(self.driver.find_element(By.TAG_NAME, "body")).perform()
+        self.wait.until(lambda _: not self.driver.find_elements(By.CSS_SELECTOR, "[data-scope=toast][data-part=root]"))
+
 
 def portless_test_is_refused() -> bool:
     """Whether this Airflow's Test refuses a connection saved without a port: the UI sends ``port: 0``
@@ -200,31 +244,60 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     page.open()
     page.pick_type("Microsoft Dynamics 365 Business Central")
 
-    # the standard fields: relabelled, required ones say so, schema and port hidden
+    # the standard fields: relabelled, placeholders (shown whole) saying when each is required, schema and port hidden
     login, password, host = (page.visible(By.NAME, name) for name in ("login", "password", "host"))
     assert [page.field_label(c)[0] for c in (login, password, host)] == ["Client ID", "Client Secret", "API host"]
-    assert login.get_attribute("placeholder") == "Entra application (client) ID; basic: user name"
-    assert password.get_attribute("placeholder") == "Client secret; certificate: key passphrase; basic: access key"
+    placeholders = UI_FIELD_BEHAVIOUR["placeholders"]
+    assert login.get_attribute("placeholder") == placeholders["login"]
+    assert password.get_attribute("placeholder") == placeholders["password"]
     assert host.get_attribute("placeholder") == "https://api.businesscentral.dynamics.com"
+    assert [page.placeholder_fits(control) for control in (login, password, host)] == [True, True, True]
     assert not browser.find_elements(By.NAME, "port") and not browser.find_elements(By.NAME, "schema")
     sections = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "[role=dialog] [data-part=item-trigger]")]
-    assert sections == ["Standard Fields", "Business Central", "Advanced", "Extra Fields JSON"]
+    assert sections == SECTIONS
     page.screenshot("connection-form-empty")
 
-    # the Business Central section: nothing required (basic needs no tenant), defaults shown as help, nothing pre-filled
+    # the Business Central section: nothing required (basic needs no tenant), defaults shown as help, nothing
+    # pre-filled; Authentication shows what its empty value means, not "null" (issue 22)
     page.section("Business Central")
     tenant = page.visible(By.ID, "element_tenant_id")
     environment = page.visible(By.ID, "element_environment")
+    auth_type = page.visible(By.ID, "element_auth_type")
     assert page.field_label(tenant) == ("Tenant ID", False)
     assert page.field_label(environment) == ("Environment", False)
+    assert page.field_label(auth_type) == ("Authentication", False)
     assert page.field_label(page.visible(By.ID, "element_company_id")) == ("Default company ID", False)
     assert tenant.get_attribute("required") is None and "This field is required" not in page.row_text(tenant)
     assert "every auth type but basic" in page.row_text(tenant)
     assert environment.get_attribute("value") == ""
     assert "When empty: production" in page.row_text(environment)
+    assert auth_type.text.splitlines()[0] == "Default (client_secret)"
+    assert "Client ID / Client Secret for each type." in page.row_text(auth_type)
     page.screenshot("connection-form-business-central-section")
 
-    # fill it as a user would, but for the tenant: the emulator's API host, its Entra authority and its CA bundle
+    # the timeouts, retries and limits: number fields, empty, the default in their help
+    page.section("Timeouts, retries and limits")
+    for name in ("timeout", "connect_timeout", "max_retries", "backoff_factor", "backoff_max", "retry_after_max"):
+        control = page.visible(By.NAME, f"element_{name}")  # Chakra's number input: the name is the input's
+        assert page.field_label(control) == (EXTRA_FIELDS[name].label, False)
+        assert control.get_attribute("value") == "" and control.get_attribute("inputmode") == "decimal"
+        assert f"When empty: {EXTRA_FIELDS[name].default}." in page.row_text(control)
+    for name in ("max_concurrent_requests", "max_requests_per_window", "request_window"):
+        assert page.field_label(browser.find_element(By.NAME, f"element_{name}")) == (EXTRA_FIELDS[name].label, False)
+    retries = page.visible(By.NAME, "element_max_retries")
+    assert "One retry budget per request for every kind of failure together" in page.row_text(retries)
+    page.screenshot("connection-form-timeouts-retries-limits")
+
+    # no field of a fresh form shows "null", in its text, a value or a placeholder (the Extra Fields JSON
+    # section is Airflow's view of the extra as it will be saved: JSON, where an empty field is null)
+    for section in SECTIONS[:-1]:
+        page.section(section)
+        assert not NULL.search(page.dialog_text()), f"{section}: {page.dialog_text()}"
+
+    # fill it as a user would, but for the tenant: the emulator's API host, its Entra authority and its CA bundle,
+    # and 3 retries (a JSON number in the extra)
+    page.section("Timeouts, retries and limits")
+    page.type_into(page.visible(By.NAME, "element_max_retries"), "3")
     page.section("Advanced")
     page.type_into(page.visible(By.ID, "element_authority"), connection["extra"]["authority"])
     page.type_into(page.visible(By.ID, "element_verify"), connection["extra"]["verify"])
@@ -241,7 +314,8 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     stored = requests.get(f"{airflow_ui}/api/v2/connections/{CONN_ID}", timeout=10).json()
     assert stored["password"] == "***"
     extra = json.loads(stored["extra"])
-    assert {key for key, value in extra.items() if value is not None} == {"authority", "verify"}
+    assert {key for key, value in extra.items() if value is not None} == {"authority", "verify", "max_retries"}
+    assert extra["max_retries"] == 3 and extra["auth_type"] is None  # the default applies: client_secret
     assert stored["port"] is None
 
     if portless_test_is_refused():
@@ -268,6 +342,7 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     page.save()
     stored = requests.get(f"{airflow_ui}/api/v2/connections/{CONN_ID}", timeout=10).json()
     assert json.loads(stored["extra"])["tenant_id"] == connection["extra"]["tenant_id"]
+    page.wait_for_no_toast()  # the save's: the screenshot shows the test's alone
     message = page.test_and_read_toast(CONN_ID, "Test Connection Successful", "Connected")
     page.screenshot("connection-test-success")
     names = ", ".join(company["name"] for company in bc_emulator.companies)
@@ -285,4 +360,6 @@ def test_connection_form_save_test_and_wrong_secret(airflow_ui: str, browser: We
     assert error.startswith(f"Entra ID refused a token for client id {connection['login']}")
     assert WRONG_SECRET not in error and "connection '" not in error
     assert connection["password"] not in browser.page_source
+    for docs_name, step in DOCS_SCREENSHOTS.items():
+        shutil.copyfile(ARTIFACTS / f"{step}.png", REPO / "docs" / f"{docs_name}.png")
     print(f"screenshots: {ARTIFACTS}")
