@@ -7,6 +7,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from airflow_provider_bc.client.wording import counted
+
 if TYPE_CHECKING:
     from airflow_provider_bc.client.http.governor import Governor
 
@@ -46,19 +48,19 @@ class Progress:
         elapsed = max(time.monotonic() - self._started, 1e-9)
         rate = self.rows_read / elapsed
         parts = [
-            f"{self.rows_read:,} rows read ({self.rows_written:,} written, {self.files} files)",
-            f"{self.pages:,} pages",
+            f"{counted(self.rows_read, 'row')} read ({self.rows_written:,} written, {counted(self.files, 'file')})",
+            counted(self.pages, "page"),
             f"{rate:,.0f} rows/s",
-            f"{self.busy} streams busy",
+            f"{counted(self.busy, 'stream')} busy",
         ]
         if self.total:
             left = max(self.total - self.rows_read, 0)
             eta = f"{left / rate:,.0f} s" if rate > 0 else "unknown"
             parts.append(f"{100 * self.rows_read / self.total:.1f}% of ~{self.total:,}, ETA {eta}")
-        now = self._governor.stats
+        now, before = self._governor.stats, self._before
         parts.append(
-            f"{now.started - self._before.started:,} requests ({now.throttled - self._before.throttled} answered 429, "
-            f"{now.waits - self._before.waits} waited for a slot; {now.limit} allowed at once)"
+            f"{counted(now.started - before.started, 'request')} ({now.throttled - before.throttled} answered 429, "
+            f"{now.waits - before.waits} waited for a slot; {now.limit} allowed at once)"
         )
         return "; ".join(parts)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_bc.client.thread_clients import ThreadClients
+from airflow_provider_bc.client.wording import counted
 from airflow_provider_bc.extraction.commit import manifest_of
 from airflow_provider_bc.extraction.cursors import parse_datetime
 from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError, destination_failure
@@ -104,10 +105,10 @@ class Extraction:
         manifest = manifest_of(self.spec, self.series, self.source, checkpoint, self._now()) | deletes
         write_manifest(self.folder, manifest)
         log.info(
-            "Wrote %d rows in %d files (%d bytes); settled %s; manifest %s",
-            manifest["rows"],
-            len(manifest["files"]),
-            manifest["bytes"],
+            "Wrote %s in %s (%s); settled %s; manifest %s",
+            counted(manifest["rows"], "row"),
+            counted(len(manifest["files"]), "file"),
+            counted(manifest["bytes"], "byte"),
             manifest["cursor"].get("settled"),
             self.folder / "_manifest.json",
         )
@@ -146,7 +147,7 @@ class Extraction:
             why = f"restates recent entries, and {', '.join(overtaken)} committed newer amounts since it was planned"
         else:
             finished = sum(len(s.files) for s in checkpoint.streams)
-            log.info("Resuming run %s from its checkpoint: %d files complete", self.spec.run_name, finished)
+            log.info("Resuming run %s from its checkpoint: %s complete", self.spec.run_name, counted(finished, "file"))
             return checkpoint
         log.warning("Run %s %s: planning it again", self.spec.run_name, why)
         return None

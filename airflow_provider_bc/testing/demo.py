@@ -31,12 +31,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from airflow_provider_bc.client.wording import counted, word_for
 from airflow_provider_bc.testing.airflow_runs import dag_test, prepare_airflow_home
 from airflow_provider_bc.testing.emulator.extra import exit_without_emulator_extra
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags_examples"
 WORK = REPO / ".demo"
+#: the Airflow home of the ``dag.test()`` runs; its SQLite metadata DB; Airflow's task log folder
+HOME = WORK / "airflow-home"
+METADATA_DB = HOME / "airflow.db"
+TASK_LOGS = HOME / "logs"
+#: the daily extraction's lake; the reconciliation's SQLite warehouse and its reports (a folder per run)
+LAKE = WORK / "lake"
+WAREHOUSE = WORK / "warehouse.db"
+REPORTS = WORK / "reports"
+#: the event-driven step: Airflow run as processes, its own home, the processes' logs, the lake it extracts into
+EVENT_DRIVEN = WORK / "event-driven"
+EVENT_HOME = EVENT_DRIVEN / "airflow-home"
+EVENT_LOGS = EVENT_DRIVEN / "logs"
+EVENT_LAKE = EVENT_DRIVEN / "lake"
 DEMO_ENTRIES = 20_000
 AWAITED_DOCUMENT = "DEMO-0001"
 SKIPPED_NUMBERS = 3
@@ -47,6 +61,28 @@ Outcome = tuple[str, str, str]
 
 def _banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
+
+
+def _print_paths(title: str, *, event_driven: bool) -> None:
+    """Where the demo writes, absolute paths (all under ``.demo/``, removed when the demo starts again);
+    the event-driven step's only if it runs (Airflow 3)."""
+    print(f"{title} (under {WORK}, removed when the demo starts again):")
+    print(f"  Airflow home: {HOME}")
+    print(f"  Airflow metadata DB (SQLite): {METADATA_DB}")
+    print(
+        f"  Airflow task logs folder: {TASK_LOGS} (empty here: dag.test() runs the tasks in this process and "
+        "prints their logs in this output)"
+    )
+    print(f"  extraction lake: {LAKE}")
+    print(f"  reconciliation warehouse (SQLite): {WAREHOUSE}")
+    print(f"  reconciliation reports: {REPORTS} (a folder per run: report.html, report.json)")
+    if event_driven:
+        print(f"  event-driven step, Airflow home: {EVENT_HOME} (its metadata DB airflow.db, task logs in logs/)")
+        print(f"  event-driven step, Airflow processes' logs: {EVENT_LOGS}")
+        print(f"  event-driven step, extraction lake: {EVENT_LAKE}")
+    else:
+        print("  event-driven step: skipped (asset watchers need Airflow 3)")
+    sys.stdout.flush()
 
 
 def _post_later(emulator: Any, delay: float) -> threading.Thread:
@@ -70,9 +106,9 @@ def _print_manifests(lake: Path, run_id: str) -> None:
             cursor = manifest["cursor"]
             restated = f"; posted since {cursor['restate_from']} read again" if cursor["restate_from"] else ""
             print(
-                f"  company {manifest['company_id']}: {manifest['rows']:,} rows in {len(manifest['files'])} files "
-                f"({manifest['bytes']:,} bytes); changed from {cursor['from'] or 'the beginning'} "
-                f"to {cursor['to']}{restated}"
+                f"  company {manifest['company_id']}: {counted(manifest['rows'], 'row')} in "
+                f"{counted(len(manifest['files']), 'file')} ({counted(manifest['bytes'], 'byte')}); "
+                f"changed from {cursor['from'] or 'the beginning'} to {cursor['to']}{restated}"
             )
 
 
@@ -102,7 +138,7 @@ def _run_reconcile(dag: Any, day: str, reports: Path, *, reload: bool) -> tuple[
     run = dag_test(
         dag,
         logical_date=pendulum.instance(dt.datetime.fromisoformat(day), tz="UTC").add(days=1),
-        run_conf={"lake": (WORK / "lake").as_uri(), "report_destination": reports.as_uri(), "reload": reload},
+        run_conf={"lake": LAKE.as_uri(), "report_destination": reports.as_uri(), "reload": reload},
     )
     folder = reports / run.run_id
     report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").exists() else {}
@@ -116,14 +152,14 @@ def _print_report(report: dict[str, Any], folder: Path) -> None:
         return
     rows, counts = report["rows"], report["counts"]
     print(
-        f"Business Central {rows['business_central']} rows, warehouse {rows['warehouse']} rows; "
+        f"Business Central {counted(rows['business_central'], 'row')}, warehouse {counted(rows['warehouse'], 'row')}; "
         + ", ".join(f"{kind} {count}" for kind, count in counts.items())
-        + f"; {report['gaps']} gaps (entry numbers Business Central holds no entry for: not differences)"
+        + f"; {counted(report['gaps'], 'gap')} (entry numbers Business Central holds no entry for: not differences)"
     )
     samples = report["samples"]
     for kind in ("missing", "extra", "duplicate_warehouse"):
         if samples[kind]:
-            print(f"  {kind}: entry {', '.join(map(str, samples[kind]))}")
+            print(f"  {kind}: {word_for(len(samples[kind]), 'entry')} {', '.join(map(str, samples[kind]))}")
     for change in samples["changed"]:
         for field in change["fields"]:
             print(
@@ -135,7 +171,9 @@ def _print_report(report: dict[str, Any], folder: Path) -> None:
         group = ", ".join(f"{name} {value}" for name, value in total["group"].items())
         print(f"  totals: {group}: {total['field']} off by {total['difference']} in the warehouse")
     if counts["totals"] > 3:
-        print(f"  ... {counts['totals']} sums per {' and '.join(totals['by'])} beyond their tolerance in all")
+        print(
+            f"  ... {counted(counts['totals'], 'sum')} per {' and '.join(totals['by'])} beyond their tolerance in all"
+        )
     print(f"Report: {folder / 'report.html'} (and report.json beside it)")
 
 
@@ -157,7 +195,7 @@ def _seed_differences(emulator: Any, day: str, entries: list[dict[str, Any]], ta
     numbers = ("quantity", "costAmountActual")
     insert = f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608
     key = columns["entryNumber"]
-    with closing(sqlite3.connect(WORK / "warehouse.db")) as connection, connection:
+    with closing(sqlite3.connect(WAREHOUSE)) as connection, connection:
         # the warehouse's own pipeline loads the new posting
         connection.execute(insert, [str(posted[f]) if f in numbers else posted[f] for f in names])
         connection.execute(f"DELETE FROM {table} WHERE {key} = ?", (missing["entryNumber"],))  # noqa: S608
@@ -186,8 +224,7 @@ def _reconcile_twice(emulator: Any, results: list[Outcome]) -> None:
 
     from airflow_provider_bc.testing.airflow_runs import load_dag
 
-    warehouse, reports = WORK / "warehouse.db", WORK / "reports"
-    os.environ["AIRFLOW_CONN_WAREHOUSE"] = f"sqlite://{quote(str(warehouse), safe='')}"  # a SQLite file
+    os.environ["AIRFLOW_CONN_WAREHOUSE"] = f"sqlite://{quote(str(WAREHOUSE), safe='')}"  # a SQLite file
     dag = load_dag(DAGS / "bc_reconcile_item_ledger.py")
     task = dag.get_task("reconcile")
     with _business_central() as client:
@@ -195,9 +232,9 @@ def _reconcile_twice(emulator: Any, results: list[Outcome]) -> None:
     day = newest["postingDate"]
 
     _banner(f"bc_reconcile_item_ledger: {day} (the emulator's last day) into a SQLite warehouse, then reconciled")
-    run, report = _run_reconcile(dag, day, reports, reload=True)
-    print(f"Warehouse: table {task.table} in {warehouse}")
-    _print_report(report, reports / run.run_id)
+    run, report = _run_reconcile(dag, day, REPORTS, reload=True)
+    print(f"Warehouse: table {task.table} in {WAREHOUSE}")
+    _print_report(report, REPORTS / run.run_id)
     results.append(("bc_reconcile_item_ledger (extract, load, reconcile)", str(run.state), "success"))
 
     _banner("bc_reconcile_item_ledger: one difference of each kind, the warehouse reconciled as it is (reload=false)")
@@ -206,8 +243,8 @@ def _reconcile_twice(emulator: Any, results: list[Outcome]) -> None:
         "This run is expected to FAIL: the reconcile task fails on any difference (fail_on), after writing the "
         "report; Airflow logs the failure with its traceback."
     )
-    run, report = _run_reconcile(dag, day, reports, reload=False)
-    _print_report(report, reports / run.run_id)
+    run, report = _run_reconcile(dag, day, REPORTS, reload=False)
+    _print_report(report, REPORTS / run.run_id)
     results.append(("bc_reconcile_item_ledger (one difference of each kind)", str(run.state), "failed"))
 
 
@@ -215,19 +252,18 @@ def _extract_twice(emulator: Any, results: list[Outcome]) -> None:
     """The daily extraction, then entries posted and modified, then the next day's run."""
     from airflow_provider_bc.testing.airflow_runs import load_dag
 
-    lake = WORK / "lake"
-    conf = {"destination": lake.as_uri()}
+    conf = {"destination": LAKE.as_uri()}
     dag = load_dag(DAGS / "bc_extract_item_ledger.py")
-    _banner(f"bc_extract_item_ledger: every company's item ledger into {lake} (first run: everything)")
+    _banner(f"bc_extract_item_ledger: every company's item ledger into {LAKE} (first run: everything)")
     first = dag.test(run_conf=conf)
-    _print_manifests(lake, first.run_id)
+    _print_manifests(LAKE, first.run_id)
     company = emulator.default_company_id
     posted = [emulator.insert_entry(itemNumber="1100", quantity=i + 1) for i in range(3)]
     emulator.modify_entry(company, emulator.documented_entry_id, description="changed after the first run")
-    print(f"[emulator] posted {len(posted)} entries and modified the documented one")
+    print(f"[emulator] posted {counted(len(posted), 'entry')} and modified the documented one")
     _banner("bc_extract_item_ledger: the next run reads only what changed")
     second = dag.test(run_conf=conf)
-    _print_manifests(lake, second.run_id)
+    _print_manifests(LAKE, second.run_id)
     results.append(("bc_extract_item_ledger (first run)", str(first.state), "success"))
     results.append(("bc_extract_item_ledger (second run)", str(second.state), "success"))
 
@@ -301,7 +337,7 @@ def _print_posted_runs(
             rows = json.loads(manifest.read_text())["rows"] if manifest.exists() else None
             line += (
                 f"; signalled entries {low + 1}..{high} (entryNumber > {low} and <= {high}, {signalled['count']} "
-                f"in {events} event{'s' * (events != 1)}); "
+                f"in {counted(events, 'event')}); "
                 + (f"{rows} extracted into {folder}" if rows is not None else "nothing extracted (no manifest)")
             )
             posted = [n for numbers, _ in batches for n in numbers if low < n <= high]
@@ -336,8 +372,7 @@ def _posted_entries_start_runs(emulator: Any, results: list[Outcome]) -> None:
         wait_for,
     )
 
-    work = WORK / "event-driven"
-    home, dags, lake = work / "airflow-home", work / "dags", work / "lake"
+    home, dags, lake = EVENT_HOME, EVENT_DRIVEN / "dags", EVENT_LAKE
     _banner(f"{POSTED_DAG}: Airflow as processes, its asset watcher polling every {POLL:.0f} s; entries posted")
     if int(airflow_version.split(".")[0]) < 3:
         print(f"Skipped: asset watchers need Airflow 3 (this is Airflow {airflow_version}).")
@@ -363,7 +398,7 @@ def _posted_entries_start_runs(emulator: Any, results: list[Outcome]) -> None:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         },
     )
-    services = Services(work / "logs")
+    services = Services(EVENT_LOGS)
     print(
         f"Airflow home {home} (SQLite DB airflow.db, task logs in logs/); the processes' logs in {services.logs}; "
         f"DAG folder {dags}; watching {company['name']} ({company['id']})"
@@ -420,8 +455,15 @@ def _posted_entries_start_runs(emulator: Any, results: list[Outcome]) -> None:
 def main() -> int:
     exit_without_emulator_extra()
     shutil.rmtree(WORK, ignore_errors=True)
-    prepare_airflow_home(WORK / "airflow-home", DAGS)
+    prepare_airflow_home(HOME, DAGS)
+    # task logs in Airflow's default folder, logs/ of each of the demo's homes (the event-driven step's processes
+    # inherit this environment)
+    os.environ.pop("AIRFLOW__LOGGING__BASE_LOG_FOLDER", None)
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # task output and warnings only
+    from airflow import __version__ as airflow_version
+
+    event_driven = int(airflow_version.split(".")[0]) >= 3
+    _print_paths("Where the demo writes", event_driven=event_driven)
 
     from airflow_provider_bc.testing.airflow_runs import create_metadata_db, load_dag, xcom_value
     from airflow_provider_bc.testing.emulator import EmulatorHandle
@@ -429,7 +471,7 @@ def main() -> int:
     results: list[Outcome] = []
     with EmulatorHandle.start(entries=DEMO_ENTRIES) as emulator:
         os.environ["AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT"] = emulator.airflow_connection_env()
-        print(f"Emulator at {emulator.base_url} (tenant {emulator.tenant_id}, {DEMO_ENTRIES:,} entries)")
+        print(f"Emulator at {emulator.base_url} (tenant {emulator.tenant_id}, {counted(DEMO_ENTRIES, 'entry')})")
         create_metadata_db()
 
         _banner("bc_fetch_item_ledger_entry: fetch Microsoft's documented entry by id")
@@ -452,12 +494,15 @@ def main() -> int:
 
         _posted_entries_start_runs(emulator, results)
 
-        for name, state, expected in results:
-            print(f"{name}: {state}" + ("" if expected == "success" else ", as expected" if state == expected else ""))
-        unexpected = [f"{name} ({state})" for name, state, expected in results if state != expected]
-        if unexpected:
-            print(f"FAILED: {', '.join(unexpected)}")
-            return 1
+    _banner("Summary")
+    for name, state, expected in results:
+        print(f"{name}: {state}" + ("" if expected == "success" else ", as expected" if state == expected else ""))
+    print()
+    _print_paths("What the demo wrote", event_driven=event_driven)
+    unexpected = [f"{name} ({state})" for name, state, expected in results if state != expected]
+    if unexpected:
+        print(f"FAILED: {', '.join(unexpected)}")
+        return 1
     print("\nEvery example DAG ran as expected against the emulator.")
     return 0
 

@@ -1,6 +1,7 @@
 """The README's demo command runs the example DAGs as expected (as `python3 dev.py demo` does): each to
 success, but for the reconciliation after one difference of each kind was made, which fails and says so;
-last, entries posted start the event-driven example's runs on Airflow run as processes."""
+last, entries posted start the event-driven example's runs on Airflow run as processes. It says where it
+writes (absolute paths, at the start and in its summary) and counts in the right number ("1 file")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,26 @@ from pathlib import Path
 from tests.support import REPO
 
 DEMO = REPO / ".demo"
+#: what the demo says it writes where, at the start and in its summary: label -> path (a file if .db)
+WHERE = {
+    "Airflow home": DEMO / "airflow-home",
+    "Airflow metadata DB (SQLite)": DEMO / "airflow-home" / "airflow.db",
+    "Airflow task logs folder": DEMO / "airflow-home" / "logs",
+    "extraction lake": DEMO / "lake",
+    "reconciliation warehouse (SQLite)": DEMO / "warehouse.db",
+    "reconciliation reports": DEMO / "reports",
+    "event-driven step, Airflow home": DEMO / "event-driven" / "airflow-home",
+    "event-driven step, Airflow processes' logs": DEMO / "event-driven" / "logs",
+    "event-driven step, extraction lake": DEMO / "event-driven" / "lake",
+}
+
+
+def assert_paths_said(block: str) -> None:
+    """``block`` names every path of :data:`WHERE`, absolute, on a line of its own; each exists now."""
+    for label, path in WHERE.items():
+        said = re.findall(rf"^  {re.escape(label)}: (\S+)", block, re.MULTILINE)
+        assert said == [str(path)], (label, block)
+        assert path.is_absolute() and (path.is_file() if path.suffix == ".db" else path.is_dir()), path
 
 
 def test_demo_runs_every_example_dag_as_expected() -> None:
@@ -29,6 +50,16 @@ def test_demo_runs_every_example_dag_as_expected() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    # where it writes: said first, before anything runs, and again in the summary at the end
+    start, rest = out.stdout.split(f"Where the demo writes (under {DEMO}, removed when the demo starts again):\n", 1)
+    assert "Emulator at" not in start and "===" not in start, start
+    assert_paths_said(rest.split("Emulator at", 1)[0])
+    _, summary = out.stdout.split("=== Summary ===")
+    assert_paths_said(summary.split(f"What the demo wrote (under {DEMO}, removed when the demo starts again):\n")[1])
+    assert summary.rstrip().endswith("Every example DAG ran as expected against the emulator.")
+    # counts in the right number: a company of 200 entries is extracted into one file
+    assert not re.findall(r"\b1 (?:files|rows|entries|events|gaps|bytes)\b", out.stdout)
+    assert re.search(r"company \S+: 200 rows in 1 file \(", out.stdout)
     for dag_id in ("bc_fetch_item_ledger_entry", "bc_wait_for_posting"):
         assert f"{dag_id}: success" in out.stdout
     assert '"id": "44a76d24-52ff-eb11-bb76-000d3a220646"' in out.stdout  # the documented entry, via HTTPS
@@ -50,9 +81,9 @@ def test_demo_runs_every_example_dag_as_expected() -> None:
     assert "bc_extract_item_ledger (second run): success" in out.stdout
     first, second = out.stdout.split("the next run reads only what changed")
     # the seed, less the entry the reconciliation deleted, plus the one it posted and the one the wait DAG posted
-    assert re.search(r"company \S+: 20,001 rows in \d+ files", first)
+    assert re.search(r"company \S+: 20,001 rows in \d+ files? ", first)
     # the second run: the modified entry, and the entries posted today (restated: posted in the last 3 days)
-    changed = [int(n) for n in re.findall(r"company \S+: (\d+) rows in", second)]
+    changed = [int(n.replace(",", "")) for n in re.findall(r"company \S+: ([\d,]+) rows? in", second)]
     assert sum(changed) == 5, second
     # the event-driven example on Airflow as processes: the postings start runs extracting exactly them
     _, events = out.stdout.split("=== bc_extract_posted_entries: Airflow as processes")
@@ -76,4 +107,7 @@ def test_demo_runs_every_example_dag_as_expected() -> None:
     assert "bc_extract_posted_entries (every posted entry extracted once): success" in out.stdout
     assert "Airflow's processes are stopped" in events
     assert (DEMO / "event-driven" / "logs" / "triggerer.log").is_file()
+    # the event-driven runs' task logs are in its own home, not in that of the dag.test() runs
+    assert (DEMO / "event-driven" / "airflow-home" / "logs" / "dag_id=bc_extract_posted_entries").is_dir()
+    assert not (DEMO / "airflow-home" / "logs" / "dag_id=bc_extract_posted_entries").exists()
     assert "Every example DAG ran as expected" in out.stdout

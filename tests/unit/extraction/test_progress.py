@@ -59,7 +59,7 @@ def test_the_line_gives_rate_share_eta_and_only_this_runs_requests(clock: list[f
     governor.stats = SimpleNamespace(started=55, throttled=5, waits=1, limit=4)
     assert progress.line().split("; ") == [
         "1,500 rows read (1,200 written, 2 files)",
-        "1 pages",
+        "1 page",
         "150 rows/s",
         "2 streams busy",
         "50.0% of ~3,000, ETA 10 s",
