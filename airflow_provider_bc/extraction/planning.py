@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.client.key_ranges import key_edge, range_filters
 from airflow_provider_bc.client.thread_clients import ThreadClients
+from airflow_provider_bc.client.wording import counted
 from airflow_provider_bc.extraction.cursors import ENTRY_NUMBER, LAST_MODIFIED, iso, plan_window
 from airflow_provider_bc.extraction.schema import EntityType, entity_type
 from airflow_provider_bc.extraction.spec import ExtractionSpec
@@ -63,13 +64,13 @@ class Planner:
             for part_filter in self._partitions(pass_filter, count, span, partitioned):
                 streams.append(StreamState(len(streams), part_filter, restating))
         log.info(
-            "Plan: %s of company %s, cursor %s, %d passes, %d partitions, about %d rows, into %s",
+            "Plan: %s of company %s, cursor %s, %s, %s, about %s, into %s",
             spec.entity_set,
             spec.company_id,
             json.dumps(window.cursor, default=str),
-            len(passes),
-            len(streams),
-            total,
+            counted(len(passes), "pass"),
+            counted(len(streams), "partition"),
+            counted(total, "row"),
             self.folder,
         )
         plan = {

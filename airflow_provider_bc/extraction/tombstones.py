@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_bc.client.wording import counted
 from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError, destination_failure
 from airflow_provider_bc.extraction.files import GZIP_LEVEL, ROWS_PER_WRITE, Counted, OutputFormat, PageRows
 from airflow_provider_bc.extraction.page_texts import loads_entity_texts
@@ -204,7 +205,7 @@ class Deletes:
         keys.extend(sorted_ids(delivered_ids(self.folder, part_files, self.spec.output_format)))
         keys.sort()  # two sorted runs: merged in linear time
         entry = write_keys(self.folder, keys)
-        log.info("Key set: %d ids (%d read now), %s", entry["rows"], read, self.folder / KEYS)
+        log.info("Key set: %s (%d read now), %s", counted(entry["rows"], "id"), read, self.folder / KEYS)
         return {"keys": entry, "tombstones": self._tombstones(keys, previous)}
 
     def _tombstones(self, keys: list[str], previous: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -217,7 +218,8 @@ class Deletes:
             return None
         path = self._keys_path(previous, stored)
         entry = write_tombstones(self.folder, removed(stored_keys(path, stored["rows"]), keys))
-        log.info("Tombstones: %d ids gone since %s, %s", entry["rows"], previous["run"], self.folder / TOMBSTONES)
+        gone = counted(entry["rows"], "id")
+        log.info("Tombstones: %s gone since %s, %s", gone, previous["run"], self.folder / TOMBSTONES)
         return {**entry, "against": previous["run"]}
 
     def _keys_path(self, previous: dict[str, Any], stored: object) -> ObjectStoragePath:

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import BaseHook
 from typing_extensions import Unpack
 
 from airflow_provider_bc.client.errors import BusinessCentralError
+from airflow_provider_bc.client.wording import counted
 from airflow_provider_bc.hooks.connection_fields import EXTRA_FIELDS, HOOK_NAME, UI_FIELD_BEHAVIOUR
 from airflow_provider_bc.hooks.connection_settings import settings_from_connection
 from airflow_provider_bc.hooks.names import CONN_TYPE, DEFAULT_CONN_ID
@@ -31,7 +32,8 @@ class BusinessCentralHook(BaseHook):
     """Reads Microsoft Dynamics 365 Business Central (API v2.0) through a ``business_central`` connection.
 
     :param business_central_conn_id: the Airflow connection; login is the Entra client id,
-        password the client secret, ``extra.tenant_id`` the tenant (every field: the documentation's connection page, docs/connection.md).
+        password the client secret, ``extra.tenant_id`` the tenant (every field:
+        the documentation's connection page, docs/connection.md).
     """
 
     conn_name_attr = "business_central_conn_id"
@@ -160,7 +162,7 @@ class BusinessCentralHook(BaseHook):
                 f"{settings.environment!r}; companies there: {listing}"
             )
         names = ", ".join(str(name) for name in known.values())
-        return True, f"Connected to environment {settings.environment!r}: {len(known)} companies ({names})"
+        return True, f"Connected to environment {settings.environment!r}: {counted(len(known), 'company')} ({names})"
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

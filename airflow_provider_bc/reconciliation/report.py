@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_bc.client.wording import counted
 from airflow_provider_bc.reconciliation.compare import Change, Differences
 from airflow_provider_bc.reconciliation.errors import ReconciliationError
 from airflow_provider_bc.reconciliation.spec import KINDS
@@ -82,8 +83,9 @@ def summary_line(report: Mapping[str, Any]) -> str:
     span = f" {window['field']} {window['start']}..{window['end']}" if window else ""
     kinds = ", ".join(f"{kind} {count}" for kind, count in counts.items())
     rows = report["rows"]
-    gaps = "" if report.get("gaps") is None else f", {report['gaps']} gaps (not misses)"
+    gaps = "" if report.get("gaps") is None else f", {counted(report['gaps'], 'gap')} (not misses)"
     return (
-        f"{report['entity_set']}{span} ({report['strategy']}): Business Central {rows['business_central']} rows, "
-        f"warehouse {rows['warehouse']} rows; {kinds}{gaps}"
+        f"{report['entity_set']}{span} ({report['strategy']}): "
+        f"Business Central {counted(rows['business_central'], 'row')}, warehouse {counted(rows['warehouse'], 'row')}; "
+        f"{kinds}{gaps}"
     )

@@ -17,6 +17,7 @@ from airflow_provider_bc.client.client import BusinessCentralClient
 from airflow_provider_bc.extraction.cursors import CursorOptions, time_order_key
 from airflow_provider_bc.extraction.run import Extraction
 from airflow_provider_bc.testing.emulator import EmulatorHandle
+from tests.doc_blocks import blocks
 from tests.extraction.ledger import (
     FAULTS,
     STRUCK,
@@ -27,7 +28,6 @@ from tests.extraction.ledger import (
     ledger_spec,
     ndjson_rows,
 )
-from tests.doc_blocks import blocks
 
 Clock = Callable[[], dt.datetime]
 MINUTES = dt.timedelta(minutes=1)

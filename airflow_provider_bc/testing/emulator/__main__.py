@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
     parser.add_argument("--rate-limit", type=int, default=defaults.rate_limit, help="requests per window")
     parser.add_argument("--rate-window", type=float, default=defaults.rate_window, help="window in seconds")
     parser.add_argument(
-        "--max-concurrent", type=int, default=defaults.max_concurrent, help="API requests processed at once per principal"
+        "--max-concurrent", type=int, default=defaults.max_concurrent, help="API requests at once per principal"
     )
     parser.add_argument(
         "--queue-size", type=int, default=defaults.queue_size, help="API requests queued per principal; beyond: 429"
@@ -62,9 +62,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ServerOptions, RuntimeCon
         help="when ready, write shell exports here (AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT, BC_EMULATOR_URL, "
         "BC_EMULATOR_CA) for `source`; removed when the emulator stops",
     )
-    parser.add_argument(
-        "--no-access-log", dest="access_log", action="store_false", help="do not log each request (uvicorn's access log)"
-    )
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="no access log")
     args = parser.parse_args(argv)
     config = RuntimeConfig()
     try:
