@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+from airflow_provider_bc.hooks.connection_fields import conn_fields, ui_field_behaviour
 from tests.doc_blocks import DOCS, README, documents
 
 README_MAX_LINES = 250
@@ -79,3 +80,10 @@ def test_the_emulator_reference_lists_every_option_of_the_emulator() -> None:
     )
     assert {"--host", "--on-premises-valid-audiences"} <= options
     assert sorted(options - listed) == []
+
+
+def test_the_connection_page_names_every_field_of_the_form() -> None:
+    page = " ".join((DOCS / "connection.md").read_text(encoding="utf-8").split())
+    behaviour = ui_field_behaviour()["relabeling"]
+    labels = [field["label"] for field in conn_fields().values()] + [behaviour[name] for name in ("login", "password")]
+    assert [label for label in labels if f"*{label}*" not in page] == []
