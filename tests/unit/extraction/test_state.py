@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from airflow_provider_bc.client.errors import BusinessCentralQueryError
 from airflow_provider_bc.extraction.cursors import iso, latest, time_order_key
 from airflow_provider_bc.extraction.errors import BusinessCentralDestinationError
-from airflow_provider_bc.extraction.state import Checkpoint, previous_manifest, series_manifests, write_manifest
+from airflow_provider_bc.extraction.state import (
+    Checkpoint,
+    folder_name,
+    previous_manifest,
+    series_manifests,
+    write_manifest,
+)
 
 ZONES = [dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))]
 
@@ -146,3 +152,17 @@ def test_committing_removes_what_a_killed_write_left_under_a_temporary_name(tmp_
     (tmp_path / "run" / "_checkpoint.json").write_text("{}")
     write_manifest(run, {"run": "run"})
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["_manifest.json"]
+
+
+@pytest.mark.parametrize(
+    ("run_name", "folder"),
+    [
+        ("scheduled__2024-05-01T00:00:00+00:00", "scheduled__2024-05-01T00-00-00-00-00"),  # docs/howto/extract.md
+        ("manual__2026-12-07T14:35:31.264709+00:00-map0", "manual__2026-12-07T14-35-31.264709-00-00-map0"),
+        ("entries-17-42", "entries-17-42"),
+        ("../..", "run"),
+        ("a/b c", "a-b-c"),
+    ],
+)
+def test_a_run_name_becomes_one_safe_folder_name(run_name: str, folder: str) -> None:
+    assert folder_name(run_name) == folder
