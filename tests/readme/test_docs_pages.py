@@ -9,7 +9,9 @@ import subprocess
 import sys
 
 from airflow_provider_bc.hooks.connection_fields import conn_fields, ui_field_behaviour
+from airflow_provider_bc.testing import demo
 from tests.doc_blocks import DOCS, README, documents
+from tests.support import REPO
 
 README_MAX_LINES = 250
 #: the sections of the README before the site, each to be found as a heading somewhere
@@ -87,3 +89,10 @@ def test_the_connection_page_names_every_field_of_the_form() -> None:
     behaviour = ui_field_behaviour()["relabeling"]
     labels = [field["label"] for field in conn_fields().values()] + [behaviour[name] for name in ("login", "password")]
     assert [label for label in labels if f"*{label}*" not in page] == []
+
+
+def test_getting_started_says_where_the_demo_writes_as_the_demo_does() -> None:
+    page = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    places = (demo.HOME, demo.METADATA_DB, demo.TASK_LOGS, demo.LAKE, demo.WAREHOUSE, demo.REPORTS)
+    places += (demo.EVENT_HOME, demo.EVENT_LOGS, demo.EVENT_LAKE)
+    assert [p for p in places if f"`{p.relative_to(REPO)}" not in page] == []
