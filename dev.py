@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""The README's two commands: ``python3 dev.py demo`` and ``python3 dev.py test``; and two more.
+"""The README's two commands: ``python3 dev.py demo`` and ``python3 dev.py test``; and more.
 
 Each creates ``.venv`` in this folder (if missing or out of date) and installs the project with
 its test and emulator extras into it; nothing is installed outside the folder.
 
     python3 dev.py demo    run the example DAGs against the bundled Business Central emulator
     python3 dev.py test    ruff check, ruff format --check, mypy, lint-imports (the layers' contracts in
-                           pyproject.toml), then the whole pytest suite (Airflow 3),
-                           then the Airflow 2 tests (below); fails if any step fails
+                           pyproject.toml), the docs build, then the whole pytest suite (the newest Airflow 3),
+                           then the legs on the other Airflows (below): Airflow 2.11 and 3.0, side by side;
+                           fails if any step fails
     python3 dev.py test ARGS...
-                           the checks, then pytest ARGS (Airflow 3 only), e.g. ``tests/hook -k secret``
+                           the checks, then pytest ARGS (the newest Airflow 3 only), e.g. ``tests/hook -k secret``
     python3 dev.py test-airflow2 [ARGS...]
-                           only the Airflow 2 tests: pytest ARGS (default: AIRFLOW_2_TESTS) in ``.venv-airflow2``
+                           only the Airflow 2.11 leg: pytest ARGS (default: AIRFLOW_2_TESTS) in ``.venv-airflow2``
+    python3 dev.py test-airflow3.0 [ARGS...]
+                           only the Airflow 3.0 leg: pytest ARGS (default: AIRFLOW_3_0_TESTS) in ``.venv-airflow3.0``
     python3 dev.py docs    build the documentation site (docs/, Sphinx) into docs/_build/html, warnings as errors
     python3 dev.py bench   run every script in benchmarks/
     python3 dev.py mutate  mutation testing of airflow_provider_bc/client (mutmut; not part of test or CI):
@@ -26,15 +29,26 @@ its test and emulator extras into it; nothing is installed outside the folder.
 ``mutmut results`` lists the mutants that were not killed, ``mutmut show NAME`` shows one
 (both from this folder, with .venv's mutmut). Settings: ``[tool.mutmut]`` in pyproject.toml.
 
-The Airflow 2 tests run in a second venv, ``.venv-airflow2`` (the Python running dev.py, made by .venv's uv, kept
-up to date like ``.venv``): the project with its test extra and the latest Airflow 2.11.x
-(AIRFLOW_2_PINS), the test files listed in AIRFLOW_2_TESTS: the hook, the operators, the sensor in
-all three modes (poke, reschedule, deferrable), the trigger, and the example DAGs run with
-``dag.test()``, extraction to S3 (moto) with its OpenLineage facets included, the reconciliation against
-PostgreSQL and SQLite. Left to Airflow 3 alone:
-the client, emulator and unit tests (no Airflow in them), the demo (the README's ``dev.py demo``,
-run with .venv), and the packaging and browser tests (the wheel and Airflow 3's UI). A test file
-for Airflow-facing code goes into AIRFLOW_2_TESTS too.
+Every Airflow line the package supports is proven on: the newest Airflow (``.venv``, the whole suite),
+and a leg per other line (LEGS), each in a venv of its own made by .venv's uv with the Python running
+dev.py (CI's 3.11) and kept up to date like ``.venv``: the project with its test extra and the leg's
+pins, that line's latest release; uv resolves common-compat and the other providers to their latest
+releases that still support it.
+
+- ``.venv-airflow2``, Airflow 2.11.x (AIRFLOW_2_PINS): AIRFLOW_2_TESTS;
+- ``.venv-airflow3.0``, Airflow 3.0.x, the lowest Airflow 3 (AIRFLOW_3_0_PINS, with what Airflow 3.0
+  needs pinned beside it): AIRFLOW_3_0_TESTS.
+
+Both legs run the hook (and the provider's metadata, checked against that Airflow's own schema), the
+operators, the sensors in all three modes (poke, reschedule, deferrable), the entity trigger (deferred
+sensors) and the example DAGs with ``dag.test()`` (the transfer and the reconciliation operator among
+them); the Airflow 2 leg also the extraction engine's runs (S3 by moto, OpenLineage facets) and the
+reconciliation against PostgreSQL and SQLite, the 3.0 leg the new-entities trigger on its own poll (the
+shared poll needs Airflow 3.3's shared streams). Left to the newest Airflow alone: the client, emulator
+and unit tests (no Airflow in them), the demo (the README's ``dev.py demo``, run with .venv), the
+event-driven DAG runs on a real scheduler and triggerer (Airflow 3.3's asset state store and shared
+streams), and the packaging and browser tests (the wheel and Airflow 3's UI). A test file for
+Airflow-facing code goes into each leg's tests too.
 """
 
 from __future__ import annotations
@@ -46,8 +60,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import venv
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -58,11 +74,23 @@ PYTHON = BIN / "python"
 
 DOCS_HTML = ROOT / "docs" / "_build" / "html"
 
-VENV_AIRFLOW_2 = ROOT / ".venv-airflow2"
-#: beside the project's own requirements; uv resolves the rest (common-compat and the other
-#: providers: their latest releases that still support Airflow 2.11)
-AIRFLOW_2_PINS = ("apache-airflow>=2.11,<2.12",)
-AIRFLOW_2_TESTS = (
+
+@dataclass(frozen=True)
+class Leg:
+    """A CI leg on another Airflow line: ``python3 dev.py <command> [ARGS]`` runs pytest ARGS (default: the
+    leg's ``tests``) in the venv ``folder``, which holds the project with its test extra and ``pins``
+    (beside the project's own requirements; uv resolves the rest: common-compat and the other
+    providers, their latest releases that still support that Airflow). ``dev.py test`` runs every leg."""
+
+    command: str
+    folder: Path
+    pins: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+#: what both legs run: the hook, the operators, the sensor in poke, reschedule and deferrable mode,
+#: the triggers, the example DAGs with ``dag.test()``, the provider's metadata and the secret scan
+AIRFLOW_FACING_TESTS = (
     "tests/hook",
     "tests/tasks",
     "tests/faults/test_task_arguments.py",
@@ -70,9 +98,28 @@ AIRFLOW_2_TESTS = (
     "tests/dag_runs/test_set_sensor_modes.py",
     "tests/dag_runs/test_example_dags.py",
     "tests/dag_runs/test_dag_file_imports.py",
-    "tests/extraction",
-    "tests/reconciliation",
     "tests/test_secret_scan.py",
+)
+AIRFLOW_2_PINS = ("apache-airflow>=2.11,<2.12",)
+#: with the extraction (S3 by moto, OpenLineage facets) and the reconciliation (PostgreSQL, SQLite)
+AIRFLOW_2_TESTS = (*AIRFLOW_FACING_TESTS, "tests/extraction", "tests/reconciliation")
+#: Airflow 3.0 caps none of these, but its latest releases break it (its constraints file pins the versions
+#: of its time; later Airflows adapted to the new ones): the FAB provider, as Airflow's image has it (3.0's UI
+#: gets a provider's extra connection fields only through FAB's wtforms: apache/airflow#55841);
+#: FastAPI < 0.132 (0.132 rejects a JSON body without Content-Type, which 3.0's task SDK sends: every
+#: task fails); universal-pathlib < 0.3 (3.0's ObjectStoragePath refuses every path with 0.3)
+AIRFLOW_3_0_PINS = ("apache-airflow[fab]>=3.0,<3.1", "fastapi<0.132", "universal-pathlib<0.3")
+#: with the extraction example DAGs and the new-entities trigger on its own poll (shared streams are 3.3's);
+#: the transfer and the reconciliation operator run in the reconciliation example DAG
+AIRFLOW_3_0_TESTS = (
+    *AIRFLOW_FACING_TESTS,
+    "tests/extraction/test_extract_dags.py",
+    "tests/assets/test_new_entities_trigger.py",
+)
+#: in the order ``dev.py test`` runs them, after the newest Airflow's whole suite
+LEGS = (
+    Leg("test-airflow2", ROOT / ".venv-airflow2", AIRFLOW_2_PINS, AIRFLOW_2_TESTS),
+    Leg("test-airflow3.0", ROOT / ".venv-airflow3.0", AIRFLOW_3_0_PINS, AIRFLOW_3_0_TESTS),
 )
 
 
@@ -85,7 +132,7 @@ def run(*args: str | Path) -> None:
 
 
 def ensure_venv(folder: Path = VENV, *pins: str) -> Path:
-    """Create the venv ``folder`` (.venv, or .venv-airflow2 with uv) and install the project with its
+    """Create the venv ``folder`` (.venv, or a leg's venv with uv) and install the project with its
     test extra and ``pins`` into it, unless pyproject.toml and ``pins`` are unchanged since; its python."""
     python = folder / BIN_FOLDER / "python"
     stamp = folder / ".installed-for"
@@ -97,17 +144,40 @@ def ensure_venv(folder: Path = VENV, *pins: str) -> Path:
             venv.EnvBuilder(with_pip=True).create(VENV)
         run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv>=0.5")
     elif not python.exists():
-        # the Python running dev.py (Airflow 2.11 supports 3.9 to 3.12)
+        # the Python running dev.py (CI's 3.11: every Airflow from 2.11 to the newest supports it)
         run(BIN / "uv", "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, folder)
     run(BIN / "uv", "pip", "install", "--quiet", "--python", python, "-e", ".[test]", *pins)
     stamp.write_text(wanted)
     return python
 
 
-def run_airflow_2_tests(args: list[str]) -> None:
-    """pytest ``args`` (default: AIRFLOW_2_TESTS) with Airflow 2.11, in .venv-airflow2."""
-    python = ensure_venv(VENV_AIRFLOW_2, *AIRFLOW_2_PINS)
-    run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(args or AIRFLOW_2_TESTS))
+def leg_command(leg: Leg, args: list[str]) -> list[str]:
+    """The leg's pytest command: ``args`` (default: the leg's tests) in its venv, made or brought up to date."""
+    python = ensure_venv(leg.folder, *leg.pins)
+    return [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *(args or leg.tests)]
+
+
+def run_legs_side_by_side(legs: tuple[Leg, ...]) -> None:
+    """Every leg's tests at once (they mostly wait on the emulator and Airflow: side by side they take about
+    as long as the longest alone), each into a log of its own printed whole when it ends; stop with the
+    first failing leg's exit code once all ended."""
+    commands = {leg.command: leg_command(leg, []) for leg in legs}  # venvs made one after the other
+    with tempfile.TemporaryDirectory(prefix="dev-legs-") as folder:
+        started = {}
+        for name, command in commands.items():
+            print("+", " ".join(command), f"(the {name} leg, side by side)", flush=True)
+            log = (Path(folder) / f"{name}.log").open("w+", encoding="utf-8")
+            process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+            started[name] = (process, log)
+        codes = {}
+        for name, (process, log) in started.items():
+            codes[name] = process.wait()
+            log.seek(0)
+            print(f"\n===== {name} (exit {codes[name]}) =====\n{log.read()}", flush=True)
+            log.close()
+    failed = [code for code in codes.values() if code]
+    if failed:
+        sys.exit(failed[0])
 
 
 def build_docs() -> None:
@@ -202,10 +272,11 @@ def mutation_table() -> str:
 
 
 def main() -> None:
-    if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be started by an older python3)
-        sys.exit("Python 3.10 or newer is needed (3.11 recommended).")
+    if sys.version_info < (3, 11):  # dev.py may be started by an older python3
+        sys.exit("Python 3.11 or newer is needed (pyproject.toml's requires-python).")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in {"demo", "test", "test-airflow2", "docs", "bench", "mutate"}:
+    legs = {leg.command: leg for leg in LEGS}
+    if command not in {"demo", "test", "docs", "bench", "mutate", *legs}:
         sys.exit(__doc__)
     ensure_venv()
     if command == "demo":
@@ -218,9 +289,9 @@ def main() -> None:
         build_docs()
         run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sys.argv[2:])
         if not sys.argv[2:]:
-            run_airflow_2_tests([])
-    elif command == "test-airflow2":
-        run_airflow_2_tests(sys.argv[2:])
+            run_legs_side_by_side(LEGS)
+    elif command in legs:
+        run(*leg_command(legs[command], sys.argv[2:]))
     elif command == "docs":
         build_docs()
     elif command == "mutate":

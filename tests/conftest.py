@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_bc.testing.airflow_runs import prepare_airflow_home
 from tests.secret_scan import SecretScanner, SecretScanPlugin
-from tests.support import DOCUMENTED_ENTRY_FILE, EXAMPLE_DAGS, TEST_DAGS
+from tests.support import AIRFLOW_3_0, DOCUMENTED_ENTRY_FILE, EXAMPLE_DAGS, TEST_DAGS
 
 prepare_airflow_home(Path(tempfile.mkdtemp(prefix="bc-airflow-home-")), EXAMPLE_DAGS, TEST_DAGS)
 os.environ.pop("AIRFLOW_CONN_BUSINESS_CENTRAL_DEFAULT", None)
@@ -95,6 +95,40 @@ def airflow_db() -> None:
     from airflow_provider_bc.testing.airflow_runs import create_metadata_db
 
     create_metadata_db()
+    if AIRFLOW_3_0:
+        run_tasks_as_airflow_3_0_workers_do()
+
+
+def run_tasks_as_airflow_3_0_workers_do() -> None:
+    """Airflow 3.0's ``dag.test()`` runs a task in the test's process; its workers run it in a task process
+    that talks to a supervisor over a socket. Two differences, which later Airflows removed, are set here
+    as a worker has them:
+
+    - Airflow 3.0 configures no structlog in the test's process, so structlog's default prints every event,
+      DEBUG too, among them the task SDK's "Sending request" with each secret a task asks its supervisor
+      to mask; a task process drops events below ``[logging] logging_level``, as Airflow >= 3.1 does at
+      import;
+    - a rescheduled sensor is handed its first reschedule date as the API's text (the task process gets it
+      parsed, through the socket) and fails its second run with a TypeError (apache/airflow#58777, fixed
+      by apache/airflow#58791, which parses it as below)."""
+    import logging
+
+    import structlog
+    from airflow.configuration import conf
+    from airflow.sdk.api.client import TaskInstanceOperations
+    from airflow.sdk.execution_time.comms import TaskRescheduleStartDate
+
+    if not structlog.is_configured():
+        level = getattr(logging, conf.get("logging", "logging_level").upper())
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+
+    as_text = TaskInstanceOperations.get_reschedule_start_date
+
+    def parsed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = as_text(self, *args, **kwargs)
+        return TaskRescheduleStartDate(start_date=answer.start_date)
+
+    TaskInstanceOperations.get_reschedule_start_date = parsed  # type: ignore[method-assign]
 
 
 @pytest.fixture

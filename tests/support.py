@@ -29,6 +29,8 @@ def offline_settings(**overrides: Any) -> Any:
 #: the Airflow under test is 2.x (read from its distribution: importing Airflow here would load it
 #: before conftest prepared its home)
 AIRFLOW_2 = version("apache-airflow").startswith("2.")
+#: the Airflow under test is 3.0.x, the lowest Airflow 3 (``python3 dev.py test-airflow3.0``)
+AIRFLOW_3_0 = version("apache-airflow").startswith("3.0.")
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO / "dags_examples"
@@ -55,7 +57,11 @@ DOCUMENTED_FIELDS = [
 
 def audit_trail(*states: str) -> list[str]:
     """The audit log's ``events`` of a task that went through ``states`` in ``dag.test()``: all of
-    them under Airflow 3; under Airflow 2 only the final one (its ``dag.test()`` logs no other)."""
+    them under Airflow 3 but 3.0, none under 3.0 (its execution API writes no audit log entry when a
+    task changes state: apache/airflow#58381, fixed by #61932), under Airflow 2 only the final one (its
+    ``dag.test()`` logs no other)."""
+    if AIRFLOW_3_0:
+        return []
     return list(states[-1:] if AIRFLOW_2 else states)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_bc.hooks.business_central import BusinessCentralHook
+from airflow_provider_bc.hooks.connection_fields import EXTRA_FIELDS, HOOK_NAME
 from tests.secret_scan import SecretScanner
 
 
@@ -65,6 +66,30 @@ def test_providers_manager_lists_provider_hook_and_connection_fields(
     assert [t["python-module"] for t in transfers] == [
         "airflow_provider_bc.transfers.business_central_to_object_storage"
     ]
+
+
+def test_the_airflow_3_ui_gets_every_extra_field_and_the_relabelled_standard_fields() -> None:
+    """What Airflow 3's UI builds the connection form from (its hook metadata service): every extra field of
+    the form, titled, and login and password relabelled. Airflow 3.2 and later read ``conn-fields``;
+    Airflow 3.0 and 3.1 read the hook's wtforms widgets, with wtforms, Flask-Babel and Flask-AppBuilder
+    stubbed, which works only where they are installed (by the FAB provider, as in Airflow's image): without
+    them no provider's extra fields reach the form (apache/airflow#55841)."""
+    services = pytest.importorskip(
+        "airflow.api_fastapi.core_api.services.ui.connections", reason="Airflow 2's form is its Flask one (above)"
+    )
+    from airflow.providers_manager import ProvidersManager
+
+    try:
+        meta = {m.connection_type: m for m in services.HookMetaService.hook_meta_data()}["business_central"]
+    finally:
+        ProvidersManager()._cleanup()  # it left the stubs in the providers manager's widgets: read them anew
+    assert meta.hook_class_name == "airflow_provider_bc.hooks.business_central.BusinessCentralHook"
+    assert meta.hook_name == HOOK_NAME
+    titles = {name: field["schema"]["title"] for name, field in (meta.extra_fields or {}).items()}
+    assert titles == {name: field.label for name, field in EXTRA_FIELDS.items()}
+    standard = meta.standard_fields
+    assert standard.login.title == "Client ID" and standard.password.title == "Client Secret"
+    assert standard.port.hidden and not standard.host.hidden
 
 
 def test_test_connection_good_and_wrong_secret(
