@@ -162,20 +162,18 @@ def run_legs_side_by_side(legs: tuple[Leg, ...]) -> None:
     as long as the longest alone), each into a log of its own printed whole when it ends; stop with the
     first failing leg's exit code once all ended."""
     commands = {leg.command: leg_command(leg, []) for leg in legs}  # venvs made one after the other
-    with tempfile.TemporaryDirectory(prefix="dev-legs-") as folder:
+    failed = []
+    with contextlib.ExitStack() as logs:
         started = {}
         for name, command in commands.items():
             print("+", " ".join(command), f"(the {name} leg, side by side)", flush=True)
-            log = (Path(folder) / f"{name}.log").open("w+", encoding="utf-8")
-            process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-            started[name] = (process, log)
-        codes = {}
+            log = logs.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+            started[name] = (subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log)  # noqa: S603
         for name, (process, log) in started.items():
-            codes[name] = process.wait()
+            code = process.wait()
             log.seek(0)
-            print(f"\n===== {name} (exit {codes[name]}) =====\n{log.read()}", flush=True)
-            log.close()
-    failed = [code for code in codes.values() if code]
+            print(f"\n===== {name} (exit {code}) =====\n{log.read()}", flush=True)
+            failed += [code] if code else []
     if failed:
         sys.exit(failed[0])
 

@@ -95,12 +95,9 @@ class ExtraField:
         return {"label": self.label, "description": self.help, "schema": schema}
 
 
-_WHOLE = "integer"
-
-
 def _number(label: str, setting: str, description: str) -> ExtraField:
     """A numeric extra meaning the :class:`ClientSettings` field ``setting``, in the limits section."""
-    json_type = _WHOLE if NUMBER_RANGES[setting].whole else "number"
+    json_type = "integer" if NUMBER_RANGES[setting].whole else "number"
     return ExtraField(label, json_type, description, setting, section=LIMITS)
 
 
